@@ -1,0 +1,32 @@
+#include "engine/app/subcommands.h"
+
+#include "engine/tokenizer/tools.h"
+#if defined(RITSU_ENGINE_WITH_EVAL)
+#include "engine/eval/engine_generator.h"
+#include "engine/eval/ft_builder.h"
+#include "engine/eval/rescore_compare.h"
+#endif
+
+namespace ritsu::engine::app {
+
+static const Subcommand kSubcommands[] = {
+    {"make-model", MakeModelMain, "write an HF model directory with random Qwen2/Qwen3 weights"},
+    {"generate", GenerateMain, "generate text from a prompt or a JSONL file of prompts"},
+    {"logits", LogitsMain, "dump the logits of prompts to a .npy file (parity harness)"},
+    {"inspect", InspectMain, "print a model directory's config and tensor table"},
+    {"tokenize", ritsu::tokenizer::TokenizeToolMain, "JSON strings on stdin -> JSON id arrays on stdout"},
+    {"detokenize", ritsu::tokenizer::DetokenizeToolMain, "JSON id arrays on stdin -> JSON strings on stdout"},
+#if defined(RITSU_ENGINE_WITH_EVAL)
+    {"eval", ritsu::eval::EngineEvalMain, "lawqa_jp multiple-choice evaluation, optional BM25 RAG"},
+    {"data", ritsu::eval::DataToolMain, "lawqa_jp data tools: split, build-ft, stats, build-index"},
+    {"rescore", ritsu::eval::RescoreMain, "re-parse the responses of an evaluation output"},
+    {"compare", ritsu::eval::CompareMain, "compare two evaluation outputs"},
+#endif
+    // Slots for the other parts, one line each when they land:
+    //   {"train", ritsu::train::TrainMain, "QLoRA fine-tuning"},
+    //   {"merge", ritsu::merge::MergeMain, "merge a LoRA adapter, export GGUF"},
+};
+
+std::span<const Subcommand> Subcommands() { return kSubcommands; }
+
+}  // namespace ritsu::engine::app

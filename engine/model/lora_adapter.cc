@@ -1,0 +1,245 @@
+#include "engine/model/lora_adapter.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/model/safetensors.h"
+
+namespace ritsu::engine {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const char* LinearModuleName(LinearModule m) {
+  switch (m) {
+    case LinearModule::kQ: return "q_proj";
+    case LinearModule::kK: return "k_proj";
+    case LinearModule::kV: return "v_proj";
+    case LinearModule::kO: return "o_proj";
+    case LinearModule::kGate: return "gate_proj";
+    case LinearModule::kUp: return "up_proj";
+    case LinearModule::kDown: return "down_proj";
+  }
+  return "?";
+}
+
+const char* LinearModuleParent(LinearModule m) {
+  return m == LinearModule::kGate || m == LinearModule::kUp || m == LinearModule::kDown ? "mlp" : "self_attn";
+}
+
+std::pair<int64_t, int64_t> LinearModuleShape(const ModelConfig& c, LinearModule m) {
+  switch (m) {
+    case LinearModule::kQ: return {c.q_dim(), c.hidden_size};
+    case LinearModule::kK: case LinearModule::kV: return {c.kv_dim(), c.hidden_size};
+    case LinearModule::kO: return {c.hidden_size, c.q_dim()};
+    case LinearModule::kGate: case LinearModule::kUp: return {c.intermediate_size, c.hidden_size};
+    case LinearModule::kDown: return {c.hidden_size, c.intermediate_size};
+  }
+  return {0, 0};
+}
+
+std::string LinearModulePath(int64_t layer, LinearModule m) {
+  return "model.layers." + std::to_string(layer) + "." + LinearModuleParent(m) + "." + LinearModuleName(m);
+}
+
+double LoraConfig::Scale() const {
+  return use_rslora ? lora_alpha / std::sqrt(static_cast<double>(r)) : lora_alpha / static_cast<double>(r);
+}
+
+bool LoraConfig::Targets(LinearModule m) const {
+  for (const auto& t : target_modules) {
+    if (t == LinearModuleName(m)) return true;
+  }
+  return false;
+}
+
+const LoraWeights* LoraAdapter::Find(int64_t layer, LinearModule m) const {
+  auto it = weights.find({layer, m});
+  return it == weights.end() ? nullptr : &it->second;
+}
+
+static Result<LoraConfig> ParseLoraConfig(const std::string& path, const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument(path + ": not a JSON object");
+  auto bad = [&](const std::string& field, const std::string& why) {
+    return Status::InvalidArgument(path + ": field " + field + " " + why);
+  };
+  LoraConfig c;
+  if (j.contains("peft_type") && j["peft_type"] != "LORA") return bad("peft_type", "is " + j["peft_type"].dump() + "; only LORA adapters are supported");
+  if (!j.contains("r") || !j["r"].is_number_integer() || j["r"].get<int64_t>() <= 0) return bad("r", "must be a positive integer");
+  c.r = j["r"].get<int64_t>();
+  if (!j.contains("lora_alpha") || !j["lora_alpha"].is_number()) return bad("lora_alpha", "must be a number");
+  c.lora_alpha = j["lora_alpha"].get<double>();
+  if (j.contains("lora_dropout") && j["lora_dropout"].is_number()) c.lora_dropout = j["lora_dropout"].get<double>();
+  if (j.contains("use_rslora") && !j["use_rslora"].is_null()) {
+    if (!j["use_rslora"].is_boolean()) return bad("use_rslora", "must be true or false");
+    c.use_rslora = j["use_rslora"].get<bool>();
+  }
+  if (j.contains("lora_bias") && j["lora_bias"] == true) return bad("lora_bias", "is true; LoRA B biases are not supported");
+  if (j.contains("use_dora") && j["use_dora"] == true) return bad("use_dora", "is true; DoRA adapters are not supported");
+  for (const char* f : {"rank_pattern", "alpha_pattern"}) {
+    if (j.contains(f) && j[f].is_object() && !j[f].empty()) return bad(f, "is not empty; per-module ranks/alphas are not supported");
+  }
+  if (j.contains("modules_to_save") && !j["modules_to_save"].is_null() && !j["modules_to_save"].empty()) {
+    return bad("modules_to_save", "is set; adapters that replace whole modules are not supported");
+  }
+  if (j.contains("bias") && j["bias"].is_string() && j["bias"] != "none") return bad("bias", "is " + j["bias"].dump() + "; only \"none\" is supported");
+  if (j.contains("fan_in_fan_out") && j["fan_in_fan_out"] == true) return bad("fan_in_fan_out", "is true; Qwen linears are not Conv1D");
+  if (j.contains("layers_to_transform") && !j["layers_to_transform"].is_null()) return bad("layers_to_transform", "is set; not supported");
+  if (!j.contains("target_modules")) return bad("target_modules", "is missing");
+  const json& t = j["target_modules"];
+  if (t.is_array()) {
+    for (const auto& x : t) {
+      if (!x.is_string()) return bad("target_modules", "must hold strings");
+      bool known = false;
+      for (LinearModule m : kAllLinearModules) known |= x == LinearModuleName(m);
+      if (!known) return bad("target_modules", "names " + x.dump() + ", which is not a linear layer of a Qwen decoder layer (q_proj k_proj v_proj o_proj gate_proj up_proj down_proj)");
+      c.target_modules.push_back(x.get<std::string>());
+    }
+  } else if (t.is_string()) {
+    // PEFT: a string is a regex matched against the full module name; "all-linear" is special.
+    const std::string pattern = t.get<std::string>();
+    for (LinearModule m : kAllLinearModules) {
+      bool match = pattern == "all-linear";
+      if (!match) {
+        try {
+          match = std::regex_match(LinearModulePath(0, m), std::regex(pattern));
+        } catch (const std::regex_error&) {
+          return bad("target_modules", "regex " + t.dump() + " does not compile");
+        }
+      }
+      if (match) c.target_modules.push_back(LinearModuleName(m));
+    }
+  } else {
+    return bad("target_modules", "must be a list of module names or a regex string");
+  }
+  if (c.target_modules.empty()) return bad("target_modules", "selects no linear layer");
+  if (j.contains("base_model_name_or_path") && j["base_model_name_or_path"].is_string()) {
+    c.base_model_name_or_path = j["base_model_name_or_path"].get<std::string>();
+  }
+  return c;
+}
+
+Result<LoraAdapter> LoraAdapter::Load(const std::string& dir, const ModelConfig& base) {
+  const std::string cfg_path = (fs::path(dir) / "adapter_config.json").string();
+  std::ifstream in(cfg_path);
+  if (!in) return Status::NotFound(cfg_path + ": cannot open (is " + dir + " a PEFT adapter directory?)");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  LoraAdapter ad;
+  RITSU_ASSIGN_OR_RETURN(ad.config, ParseLoraConfig(cfg_path, ss.str()));
+  const std::string st_path = (fs::path(dir) / "adapter_model.safetensors").string();
+  if (!fs::exists(st_path)) {
+    return Status::NotFound(st_path + ": missing (adapter_model.bin pickles are not read; re-save with safe_serialization=True)");
+  }
+  RITSU_ASSIGN_OR_RETURN(auto ck, Checkpoint::OpenFile(st_path));
+  // Key grammar: base_model.model.model.layers.<N>.<parent>.<module>.lora_<A|B>[.default].weight
+  static const std::regex kKey(R"(base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.([a-z_]+)\.lora_([AB])(?:\.default)?\.weight)");
+  for (const auto& [name, view] : ck->tensors()) {
+    std::smatch m;
+    if (!std::regex_match(name, m, kKey)) {
+      return Status::InvalidArgument(st_path + ": tensor " + name + " is not a LoRA A/B weight of a Qwen decoder linear layer");
+    }
+    const int64_t layer = std::stoll(m[1].str());
+    if (layer >= base.num_hidden_layers) {
+      return Status::InvalidArgument(st_path + ": tensor " + name + " is for layer " + std::to_string(layer) + " but the base has " +
+                                     std::to_string(base.num_hidden_layers) + " layers");
+    }
+    std::optional<LinearModule> mod;
+    for (LinearModule lm : kAllLinearModules) {
+      if (m[3].str() == LinearModuleName(lm) && m[2].str() == LinearModuleParent(lm)) mod = lm;
+    }
+    if (!mod) return Status::InvalidArgument(st_path + ": tensor " + name + " names an unknown module");
+    if (!ad.config.Targets(*mod)) {
+      return Status::InvalidArgument(st_path + ": tensor " + name + " is for " + LinearModuleName(*mod) + ", which target_modules in " + cfg_path + " does not list");
+    }
+    const auto [out_f, in_f] = LinearModuleShape(base, *mod);
+    const bool is_a = m[4].str() == "A";
+    const std::vector<int64_t> want = is_a ? std::vector<int64_t>{ad.config.r, in_f} : std::vector<int64_t>{out_f, ad.config.r};
+    RITSU_ASSIGN_OR_RETURN(auto values, ck->ReadFloat(name, want));
+    LoraWeights& w = ad.weights[{layer, *mod}];
+    w.r = ad.config.r;
+    w.in_features = in_f;
+    w.out_features = out_f;
+    (is_a ? w.a : w.b) = std::move(values);
+  }
+  for (int64_t layer = 0; layer < base.num_hidden_layers; ++layer) {
+    for (LinearModule lm : kAllLinearModules) {
+      if (!ad.config.Targets(lm)) continue;
+      const LoraWeights* w = ad.Find(layer, lm);
+      const std::string prefix = "base_model.model." + LinearModulePath(layer, lm);
+      if (!w || w->a.empty()) return Status::InvalidArgument(st_path + ": tensor " + prefix + ".lora_A.weight is missing");
+      if (w->b.empty()) return Status::InvalidArgument(st_path + ": tensor " + prefix + ".lora_B.weight is missing");
+    }
+  }
+  return ad;
+}
+
+LoraAdapter LoraAdapter::Init(const ModelConfig& base, const LoraConfig& config, uint64_t seed) {
+  LoraAdapter ad;
+  ad.config = config;
+  std::mt19937_64 rng(seed);
+  for (int64_t layer = 0; layer < base.num_hidden_layers; ++layer) {
+    for (LinearModule lm : kAllLinearModules) {
+      if (!config.Targets(lm)) continue;
+      const auto [out_f, in_f] = LinearModuleShape(base, lm);
+      LoraWeights w;
+      w.r = config.r;
+      w.in_features = in_f;
+      w.out_features = out_f;
+      const double bound = 1.0 / std::sqrt(static_cast<double>(in_f));
+      w.a.resize(static_cast<size_t>(config.r * in_f));
+      for (float& x : w.a) x = static_cast<float>((static_cast<double>(rng() >> 11) * 0x1.0p-53 * 2.0 - 1.0) * bound);
+      w.b.assign(static_cast<size_t>(out_f * config.r), 0.0f);
+      ad.weights[{layer, lm}] = std::move(w);
+    }
+  }
+  return ad;
+}
+
+Status LoraAdapter::Save(const std::string& dir, DType dtype) const {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IOError("cannot create " + dir + ": " + ec.message());
+  json j = {{"alpha_pattern", json::object()},
+            {"auto_mapping", nullptr},
+            {"base_model_name_or_path", config.base_model_name_or_path},
+            {"bias", "none"},
+            {"fan_in_fan_out", false},
+            {"inference_mode", true},
+            {"init_lora_weights", true},
+            {"layers_pattern", nullptr},
+            {"layers_to_transform", nullptr},
+            {"lora_alpha", config.lora_alpha},
+            {"lora_dropout", config.lora_dropout},
+            {"modules_to_save", nullptr},
+            {"peft_type", "LORA"},
+            {"r", config.r},
+            {"rank_pattern", json::object()},
+            {"revision", nullptr},
+            {"target_modules", config.target_modules},
+            {"task_type", "CAUSAL_LM"},
+            {"use_dora", false},
+            {"use_rslora", config.use_rslora}};
+  if (config.lora_alpha == std::floor(config.lora_alpha)) j["lora_alpha"] = static_cast<int64_t>(config.lora_alpha);
+  std::vector<TensorData> tensors;
+  for (const auto& [key, w] : weights) {
+    const std::string prefix = "base_model.model." + LinearModulePath(key.first, key.second);
+    tensors.push_back(TensorData::FromFloat(prefix + ".lora_A.weight", dtype, {w.r, w.in_features}, w.a));
+    tensors.push_back(TensorData::FromFloat(prefix + ".lora_B.weight", dtype, {w.out_features, w.r}, w.b));
+  }
+  {
+    std::ofstream out(fs::path(dir) / "adapter_config.json");
+    out << j.dump(2) << "\n";
+    if (!out) return Status::IOError("writing " + dir + "/adapter_config.json failed");
+  }
+  return WriteSafetensors((fs::path(dir) / "adapter_model.safetensors").string(), tensors, {{"format", "pt"}});
+}
+
+}  // namespace ritsu::engine
