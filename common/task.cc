@@ -1,0 +1,91 @@
+#include "common/task.h"
+
+#include <cctype>
+
+#include <fmt/format.h>
+
+namespace ritsu {
+namespace {
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const char* TaskKindName(TaskKind k) {
+  switch (k) {
+    case TaskKind::kExec: return "exec";
+    case TaskKind::kTrain: return "train";
+    case TaskKind::kEval: return "eval";
+    case TaskKind::kMerge: return "merge";
+  }
+  return "unknown";
+}
+
+Result<TaskKind> ParseTaskKind(std::string_view s) {
+  for (TaskKind k : {TaskKind::kExec, TaskKind::kTrain, TaskKind::kEval, TaskKind::kMerge}) {
+    if (EqualsIgnoreCase(s, TaskKindName(k))) return k;
+  }
+  return Status::InvalidArgument(fmt::format("unknown task kind '{}' (use exec, train, eval or merge)", s));
+}
+
+const char* TaskStateName(TaskState s) {
+  switch (s) {
+    case TaskState::kPending: return "PENDING";
+    case TaskState::kQueued: return "QUEUED";
+    case TaskState::kAssigned: return "ASSIGNED";
+    case TaskState::kRunning: return "RUNNING";
+    case TaskState::kSucceeded: return "SUCCEEDED";
+    case TaskState::kFailed: return "FAILED";
+    case TaskState::kCancelled: return "CANCELLED";
+  }
+  return "UNKNOWN";
+}
+
+Result<TaskState> ParseTaskState(std::string_view s) {
+  for (int i = 0; i < kNumTaskStates; ++i) {
+    auto st = static_cast<TaskState>(i);
+    if (EqualsIgnoreCase(s, TaskStateName(st))) return st;
+  }
+  return Status::InvalidArgument(fmt::format(
+      "unknown state '{}' (use PENDING, QUEUED, ASSIGNED, RUNNING, SUCCEEDED, FAILED or CANCELLED)", s));
+}
+
+bool IsTerminal(TaskState s) {
+  return s == TaskState::kSucceeded || s == TaskState::kFailed || s == TaskState::kCancelled;
+}
+
+const char* WorkerStateName(WorkerState s) {
+  switch (s) {
+    case WorkerState::kAlive: return "alive";
+    case WorkerState::kDraining: return "draining";
+    case WorkerState::kLost: return "lost";
+  }
+  return "unknown";
+}
+
+Status ValidateSpec(const TaskSpec& spec, const std::string& where) {
+  if (spec.argv.empty()) return Status::InvalidArgument(where + ".argv: empty (give the command to run)");
+  if (spec.argv[0].empty()) return Status::InvalidArgument(where + ".argv[0]: empty program name");
+  if (static_cast<uint8_t>(spec.kind) > static_cast<uint8_t>(TaskKind::kMerge)) {
+    return Status::InvalidArgument(fmt::format("{}.kind: unknown kind {}", where, static_cast<int>(spec.kind)));
+  }
+  if (spec.max_attempts < 1) return Status::InvalidArgument(where + ".max_attempts: must be >= 1");
+  if (spec.max_attempts > 100) return Status::InvalidArgument(where + ".max_attempts: must be <= 100");
+  if (spec.timeout_ms < 0) return Status::InvalidArgument(where + ".timeout_ms: must be >= 0");
+  if (spec.resources.gpus > 64) return Status::InvalidArgument(where + ".resources.gpus: must be <= 64");
+  for (const auto& [k, v] : spec.env) {
+    if (k.empty() || k.find('=') != std::string::npos) {
+      return Status::InvalidArgument(fmt::format("{}.env: bad variable name '{}'", where, k));
+    }
+  }
+  if (spec.sweep_id != 0) return Status::InvalidArgument(where + ".sweep_id: set by the scheduler, leave 0");
+  return Status::Ok();
+}
+
+}  // namespace ritsu
