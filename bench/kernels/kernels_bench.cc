@@ -9,6 +9,7 @@
 // Usage: kernels_bench [--layers N] [--prefill-tokens N]
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +21,7 @@
 #include "kernels/attention/attention.h"
 #include "kernels/matmul/matmul.h"
 #include "kernels/nf4/nf4.h"
+#include "kernels/nf4/nf4_gemv_variants.h"
 #include "tests/gpu/gpu_util.h"
 
 namespace {
@@ -92,6 +94,43 @@ Nf4Dev make_nf4(const Shape& s, const float* d_code, std::mt19937_64& rng) {
 }
 
 double gbps(double bytes, double ms) { return bytes / (ms * 1e-3) / 1e9; }
+
+// Median time of fn(stream) when its launches, repeated `inner` times, are captured once into
+// a CUDA graph and replayed, divided by `inner`: the GPU time of the kernels without the
+// host's per-launch cost (which is what a graph-captured decode step pays). fn runs once
+// before the capture so first-call lookups (SM count, occupancy) stay out of it.
+template <class F>
+double graph_ms(F&& fn, int inner = 1, int reps = 20) {
+  cudaStream_t st = nullptr;
+  RITSU_CUDA_CHECK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+  fn(static_cast<void*>(st));
+  RITSU_CUDA_CHECK(cudaStreamSynchronize(st));
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  RITSU_CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+  for (int i = 0; i < inner; ++i) fn(static_cast<void*>(st));
+  RITSU_CUDA_CHECK(cudaStreamEndCapture(st, &graph));
+  RITSU_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  cudaEvent_t a, b;
+  RITSU_CUDA_CHECK(cudaEventCreate(&a));
+  RITSU_CUDA_CHECK(cudaEventCreate(&b));
+  for (int i = 0; i < 3; ++i) RITSU_CUDA_CHECK(cudaGraphLaunch(exec, st));
+  std::vector<float> ms(reps);
+  for (int i = 0; i < reps; ++i) {
+    RITSU_CUDA_CHECK(cudaEventRecord(a, st));
+    RITSU_CUDA_CHECK(cudaGraphLaunch(exec, st));
+    RITSU_CUDA_CHECK(cudaEventRecord(b, st));
+    RITSU_CUDA_CHECK(cudaEventSynchronize(b));
+    RITSU_CUDA_CHECK(cudaEventElapsedTime(&ms[i], a, b));
+  }
+  RITSU_CUDA_CHECK(cudaEventDestroy(a));
+  RITSU_CUDA_CHECK(cudaEventDestroy(b));
+  RITSU_CUDA_CHECK(cudaGraphExecDestroy(exec));
+  RITSU_CUDA_CHECK(cudaGraphDestroy(graph));
+  RITSU_CUDA_CHECK(cudaStreamDestroy(st));
+  std::sort(ms.begin(), ms.end());
+  return ms[reps / 2] / inner;
+}
 double tflops(double flops, double ms) { return flops / (ms * 1e-3) / 1e12; }
 
 }  // namespace
@@ -162,12 +201,29 @@ int main(int argc, char** argv) {
     const double floor_ms = weight_bytes / (bw * 1e9) * 1e3;
     std::printf("  batch %lld: %.3f ms/step, %.0f GB/s = %.1f%% of copy bandwidth (floor %.3f ms)\n",
                 (long long)batch, ms, gbps(weight_bytes, ms), 100.0 * floor_ms / ms, floor_ms);
+    const double gms = graph_ms([&](ritsu::kernels::Stream st) {
+      for (auto& w : weights) kg::nf4_gemv<bf16>(w.t, x.get(), y.get(), batch, st);
+    });
+    std::printf("  batch %lld as a CUDA graph: %.3f ms/step, %.0f GB/s = %.1f%% of copy bandwidth\n",
+                (long long)batch, gms, gbps(weight_bytes, gms), 100.0 * floor_ms / gms);
   }
+  // Launch-shape sweep of the bf16 tensor-core GEMV (variant 0 is what nf4_gemv uses at batch 2..8).
+  for (int v = 0; v < kg::detail::nf4_gemv_bf16_variants(); ++v)
+    for (int64_t batch : {1, 8}) {
+      const double gms = graph_ms([&](ritsu::kernels::Stream st) {
+        for (auto& w : weights) kg::detail::nf4_gemv_bf16_variant(v, w.t, x.get(), y.get(), batch, st);
+      });
+      const double floor_ms = weight_bytes / (bw * 1e9) * 1e3;
+      std::printf("  variant %d (%s) batch %lld as a CUDA graph: %.3f ms/step = %.1f%% of copy bandwidth\n", v,
+                  kg::detail::nf4_gemv_bf16_variant_name(v).c_str(), (long long)batch, gms, 100.0 * floor_ms / gms);
+    }
   for (const Shape& s : kLayerShapes) {
     const Nf4Dev& w = weights[&s - kLayerShapes];
     const double ms = time_ms([&] { kg::nf4_gemv<bf16>(w.t, x.get(), y.get(), 1, nullptr); });
-    std::printf("    %-9s [%5lld x %5lld] batch 1: %7.1f us, %5.0f GB/s\n", s.name, (long long)s.rows,
-                (long long)s.cols, ms * 1e3, gbps(double(w.t.storage_bytes()), ms));
+    const double gms = graph_ms([&](ritsu::kernels::Stream st) { kg::nf4_gemv<bf16>(w.t, x.get(), y.get(), 1, st); }, 20);
+    std::printf("    %-9s [%5lld x %5lld] batch 1: %7.1f us, %5.0f GB/s | in a graph %6.1f us, %5.0f GB/s\n", s.name,
+                (long long)s.rows, (long long)s.cols, ms * 1e3, gbps(double(w.t.storage_bytes()), ms), gms * 1e3,
+                gbps(double(w.t.storage_bytes()), gms));
   }
   weights.clear();
 
@@ -203,9 +259,16 @@ int main(int argc, char** argv) {
                                                kHeads, kKvHeads, kHeadDim, kHeads * kHeadDim, max_seq,
                                                0.088388f, ws.get(), nullptr);
         });
+        const double gms = graph_ms([&](ritsu::kernels::Stream st) {
+          kg::decode_attention_fwd_split<bf16>(q.get(), kc.get(), vc.get(), o.get(), nullptr, lens.get(), batch,
+                                               kHeads, kKvHeads, kHeadDim, kHeads * kHeadDim, max_seq,
+                                               0.088388f, ws.get(), st);
+        }, 10);
         const double bytes = 2.0 * batch * ctx * kKvHeads * kHeadDim * 2;
-        std::printf("decode attention batch %lld, context %lld: %.1f us/layer, %.0f GB/s = %.1f%% of copy bandwidth\n",
-                    (long long)batch, (long long)ctx, ms * 1e3, gbps(bytes, ms), 100.0 * gbps(bytes, ms) / bw);
+        std::printf("decode attention batch %lld, context %lld: %.1f us/layer, %.0f GB/s = %.1f%% of copy bandwidth"
+                    " | in a graph %.1f us/layer, %.0f GB/s = %.1f%%\n",
+                    (long long)batch, (long long)ctx, ms * 1e3, gbps(bytes, ms), 100.0 * gbps(bytes, ms) / bw,
+                    gms * 1e3, gbps(bytes, gms), 100.0 * gbps(bytes, gms) / bw);
       }
   }
 

@@ -24,6 +24,7 @@
 #include <functional>
 #include <numeric>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/activation/activation.h"
@@ -34,6 +35,7 @@
 #include "kernels/loss/loss.h"
 #include "kernels/matmul/matmul.h"
 #include "kernels/nf4/nf4.h"
+#include "kernels/nf4/nf4_gemv_variants.h"
 #include "kernels/norm/norm.h"
 #include "kernels/optim/optim.h"
 #include "kernels/rope/rope.h"
@@ -410,6 +412,16 @@ void nf4_case(Report& r, int64_t rows, int64_t cols) {
     if (batch == 1 || batch == 8)
       r.time(name + "/gemv batch " + std::to_string(batch),
              [&] { kg::nf4_gemv(gt, dx.get(), dy.get(), batch, nullptr); }, double(gt.storage_bytes()));
+    if constexpr (std::is_same_v<T, bf16>) {
+      // The launch-shape variants swept by kernels_bench: same contract, same tolerance.
+      if (batch == 1 || batch == 3 || batch == 8)
+        for (int v = 1; v < kg::detail::nf4_gemv_bf16_variants(); ++v) {
+          DeviceBuffer<T> dyv(batch * rows);
+          kg::detail::nf4_gemv_bf16_variant(v, gt, dx.get(), dyv.get(), batch, nullptr);
+          r.check(name + "/gemv batch " + std::to_string(batch) + " variant " + std::to_string(v),
+                  rel_error(dyv.download(), y_want), tol<T>());
+        }
+    }
   }
 }
 
