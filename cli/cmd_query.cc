@@ -1,0 +1,210 @@
+// ritsu status / show / workers / explain
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "cli/render.h"
+#include "common/units.h"
+
+namespace ritsu::cli {
+
+Result<TaskId> ParseTaskId(const std::string& text, const std::string& what = "task id");
+
+Result<TaskId> ParseTaskId(const std::string& text, const std::string& what) {
+  try {
+    size_t used = 0;
+    if (text.empty() || text[0] == '-') throw std::invalid_argument("sign");
+    uint64_t id = std::stoull(text, &used);
+    if (used != text.size() || id == 0) throw std::invalid_argument("bad");
+    return id;
+  } catch (const std::exception&) {
+    return Status::InvalidArgument(fmt::format("'{}' is not a {} (ids are numbers from 1, as printed by submit/status)", text, what));
+  }
+}
+
+namespace {
+
+int Usage(Context& ctx, const Status& st) {
+  *ctx.err << st.message() << "\n";
+  return kExitUsage;
+}
+
+}  // namespace
+
+int CmdStatus(Context& ctx, const std::vector<std::string>& args) {
+  ArgParser p("ritsu status", "Counts per state and the newest tasks.");
+  p.Value("--state", "S", "only tasks in this state (PENDING QUEUED ASSIGNED RUNNING SUCCEEDED FAILED CANCELLED)", true)
+      .Value("--sweep", "ID", "only the tasks of this sweep")
+      .Value("--limit", "N", "at most N rows, newest first (default 1000)")
+      .Bool("--summary", "only the counts")
+      .Bool("--json", "machine-readable output");
+  auto a = p.Parse(args);
+  if (!a.ok()) return Usage(ctx, a.status());
+  if (a->help) { *ctx.out << p.Usage(); return kExitOk; }
+  StatusRequest req;
+  for (const auto& s : a->GetAll("--state")) {
+    auto st = ParseTaskState(s);
+    if (!st.ok()) return Usage(ctx, Status::InvalidArgument(fmt::format("ritsu status: --state {}: {}", s, st.status().message())));
+    req.states.push_back(*st);
+  }
+  if (a->Has("--sweep")) {
+    auto id = ParseTaskId(a->Get("--sweep"), "sweep id");
+    if (!id.ok()) return Usage(ctx, id.status());
+    req.sweep_id = *id;
+  }
+  if (a->Has("--limit")) {
+    auto n = ParseTaskId(a->Get("--limit"), "positive row count");
+    if (!n.ok()) return Usage(ctx, n.status());
+    req.limit = uint32_t(std::min<uint64_t>(*n, 1u << 30));
+  }
+  req.summary_only = a->Has("--summary");
+  Client client(ctx.scheduler, ctx.reply_timeout);
+  auto rep = client.Call<StatusReply>(req);
+  if (!rep.ok()) return ReportError(ctx, "status", rep.status());
+  if (a->Has("--json")) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& r : rep->tasks) rows.push_back(ToJson(r));
+    *ctx.out << nlohmann::json{{"counts", rep->counts}, {"tasks", rows}, {"truncated", rep->truncated}}.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::string counts;
+  for (int i = 0; i < kNumTaskStates; ++i) {
+    const char* name = TaskStateName(TaskState(i));
+    auto it = rep->counts.find(name);
+    counts += fmt::format("{}{} {}", counts.empty() ? "" : "  ", name, it == rep->counts.end() ? 0 : it->second);
+  }
+  *ctx.out << counts << "\n";
+  if (req.summary_only) return kExitOk;
+  if (!rep->tasks.empty()) {
+    *ctx.out << "\n";
+    Table t({"ID", "NAME", "KIND", "STATE", "TRY", "PRIO", "WORKER", "SWEEP", "UPDATED", "REASON"});
+    for (const auto& r : rep->tasks)
+      t.Add({std::to_string(r.id), Clip(r.name, 24), TaskKindName(r.kind), TaskStateName(r.state),
+             std::to_string(r.attempt), std::to_string(r.priority), r.worker.empty() ? "-" : r.worker,
+             r.sweep_id ? std::to_string(r.sweep_id) : "-", Ago(r.updated_ms) + " ago", Clip(r.reason, 70)});
+    t.Print(*ctx.out);
+  }
+  if (rep->truncated) *ctx.out << "(more tasks match: raise --limit or filter with --state / --sweep)\n";
+  return kExitOk;
+}
+
+int CmdShow(Context& ctx, const std::vector<std::string>& args) {
+  ArgParser p("ritsu show", "Everything about one task: spec, state, attempts, exit status, times.");
+  p.Positionals("ID", 1, 1).Bool("--json", "machine-readable output");
+  auto a = p.Parse(args);
+  if (!a.ok()) return Usage(ctx, a.status());
+  if (a->help) { *ctx.out << p.Usage(); return kExitOk; }
+  auto id = ParseTaskId(a->positionals[0]);
+  if (!id.ok()) return Usage(ctx, id.status());
+  Client client(ctx.scheduler, ctx.reply_timeout);
+  Show req;
+  req.task_id = *id;
+  auto rep = client.Call<ShowReply>(req);
+  if (!rep.ok()) return ReportError(ctx, "show", rep.status());
+  const TaskRecord& t = rep->task;
+  if (a->Has("--json")) {
+    nlohmann::json attempts = nlohmann::json::array();
+    for (const auto& at : rep->attempts) attempts.push_back(ToJson(at));
+    nlohmann::json j = ToJson(t);
+    j["attempts"] = attempts;
+    j["dependents"] = rep->dependents;
+    *ctx.out << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  auto& o = *ctx.out;
+  const TaskSpec& s = t.spec;
+  o << fmt::format("task {}  {}  ({})\n", t.id, s.name, TaskKindName(s.kind));
+  o << fmt::format("  state       {}{}\n", TaskStateName(t.state), t.reason.empty() ? "" : "  - " + t.reason);
+  o << fmt::format("  command     {}\n", fmt::join(s.argv, " "));
+  if (!s.cwd.empty()) o << fmt::format("  cwd         {}\n", s.cwd);
+  for (const auto& [k, v] : s.env) o << fmt::format("  env         {}={}\n", k, v);
+  o << fmt::format("  resources   gpus {}{}{}{}\n", s.resources.gpus,
+                   s.resources.gpu_mem_bytes ? " x " + FormatSize(s.resources.gpu_mem_bytes) : "",
+                   s.resources.tags.empty() ? "" : fmt::format("  tags {}", fmt::join(s.resources.tags, ",")),
+                   s.resources.host.empty() ? "" : "  host " + s.resources.host);
+  o << fmt::format("  priority    {}   attempts {}/{}   timeout {}\n", s.priority, t.attempt, s.max_attempts,
+                   s.timeout_ms ? FormatDuration(s.timeout_ms) : "none");
+  if (!s.after.empty()) o << fmt::format("  after       {}\n", fmt::join(s.after, " "));
+  if (!rep->dependents.empty()) o << fmt::format("  dependents  {}\n", fmt::join(rep->dependents, " "));
+  if (s.sweep_id) o << fmt::format("  sweep       {}\n", s.sweep_id);
+  for (const auto& [k, v] : s.labels) o << fmt::format("  label       {}={}\n", k, v);
+  o << fmt::format("  submitted   {}   updated {}\n", FormatTime(t.submitted_ms), FormatTime(t.updated_ms));
+  if (!t.metrics_json.empty()) o << fmt::format("  metrics     {}\n", t.metrics_json);
+  if (!rep->attempts.empty()) {
+    o << "\n";
+    Table tab({"TRY", "WORKER", "SLOTS", "STARTED", "WALL", "EXIT", "SIGNAL", "PEAK RSS", "LOG", "ERROR"});
+    for (const auto& at : rep->attempts)
+      tab.Add({std::to_string(at.attempt), at.worker.empty() ? "-" : at.worker, fmt::format("{}", fmt::join(at.slots, ",")),
+               FormatTime(at.started_ms), at.finished_ms ? FormatDuration(at.wall_ms) : "-",
+               at.finished_ms && at.signal == 0 && at.error.empty() ? std::to_string(at.exit_code) : "-",
+               at.signal ? std::to_string(at.signal) : "-", at.peak_rss_bytes ? FormatSize(at.peak_rss_bytes) : "-",
+               FormatSize(at.stdout_bytes + at.stderr_bytes), Clip(at.error, 60)});
+    tab.Print(o);
+  }
+  return kExitOk;
+}
+
+int CmdWorkers(Context& ctx, const std::vector<std::string>& args) {
+  ArgParser p("ritsu workers", "Workers, their slots and what they run.");
+  p.Bool("--json", "machine-readable output");
+  auto a = p.Parse(args);
+  if (!a.ok()) return Usage(ctx, a.status());
+  if (a->help) { *ctx.out << p.Usage(); return kExitOk; }
+  Client client(ctx.scheduler, ctx.reply_timeout);
+  auto rep = client.Call<WorkersReply>(Workers{});
+  if (!rep.ok()) return ReportError(ctx, "workers", rep.status());
+  if (a->Has("--json")) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& w : rep->workers) j.push_back(ToJson(w));
+    *ctx.out << nlohmann::json{{"workers", j}}.dump(2) << "\n";
+    return kExitOk;
+  }
+  if (rep->workers.empty()) {
+    *ctx.out << "no workers have registered. Start one: ritsu-worker --scheduler " << ctx.scheduler << " --name NAME\n";
+    return kExitOk;
+  }
+  Table t({"NAME", "STATE", "HOST", "SLOTS", "BUSY", "RUNNING", "HEARTBEAT", "TAGS"});
+  for (const auto& w : rep->workers) {
+    std::string running;
+    for (const auto& r : w.running) running += fmt::format("{}{}/{}", running.empty() ? "" : ",", r.task_id, r.attempt);
+    t.Add({w.name, WorkerStateName(w.state), w.host, std::to_string(w.slots.size()), std::to_string(w.busy_slots.size()),
+           running.empty() ? "-" : running, Ago(w.last_heartbeat_ms) + " ago",
+           w.tags.empty() ? "-" : fmt::format("{}", fmt::join(w.tags, ","))});
+  }
+  t.Print(*ctx.out);
+  *ctx.out << "\n";
+  Table slots({"WORKER", "SLOT", "TYPE", "NAME", "MEMORY", "CC", "BUSY"});
+  for (const auto& w : rep->workers)
+    for (const auto& s : w.slots) {
+      bool busy = std::find(w.busy_slots.begin(), w.busy_slots.end(), s.id) != w.busy_slots.end();
+      slots.Add({w.name, s.id, s.is_gpu ? "gpu" : "cpu", s.name, FormatSize(s.mem_bytes),
+                 s.compute_capability.empty() ? "-" : s.compute_capability, busy ? "yes" : "no"});
+    }
+  slots.Print(*ctx.out);
+  return kExitOk;
+}
+
+int CmdExplain(Context& ctx, const std::vector<std::string>& args) {
+  ArgParser p("ritsu explain", "Why a task is not running yet (or why it ended): dependency, resources, worker.");
+  p.Positionals("ID", 1, 1).Bool("--json", "machine-readable output");
+  auto a = p.Parse(args);
+  if (!a.ok()) return Usage(ctx, a.status());
+  if (a->help) { *ctx.out << p.Usage(); return kExitOk; }
+  auto id = ParseTaskId(a->positionals[0]);
+  if (!id.ok()) return Usage(ctx, id.status());
+  Client client(ctx.scheduler, ctx.reply_timeout);
+  Explain req;
+  req.task_id = *id;
+  auto rep = client.Call<ExplainReply>(req);
+  if (!rep.ok()) return ReportError(ctx, "explain", rep.status());
+  if (a->Has("--json")) {
+    *ctx.out << nlohmann::json{{"task_id", rep->task_id}, {"state", TaskStateName(rep->state)}, {"reasons", rep->reasons}}.dump(2) << "\n";
+    return kExitOk;
+  }
+  *ctx.out << fmt::format("task {} is {}\n", rep->task_id, TaskStateName(rep->state));
+  for (const auto& r : rep->reasons) *ctx.out << "  - " << r << "\n";
+  return kExitOk;
+}
+
+}  // namespace ritsu::cli

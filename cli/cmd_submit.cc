@@ -1,0 +1,136 @@
+// ritsu submit exec
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "common/units.h"
+
+namespace ritsu::cli {
+namespace {
+
+Result<uint64_t> ParseUint(const std::string& flag, const std::string& v) {
+  try {
+    size_t used = 0;
+    if (v.empty() || v[0] == '-') throw std::invalid_argument("negative");
+    uint64_t n = std::stoull(v, &used);
+    if (used != v.size()) throw std::invalid_argument("trailing");
+    return n;
+  } catch (const std::exception&) {
+    return Status::InvalidArgument(fmt::format("{} needs a non-negative whole number (got '{}')", flag, v));
+  }
+}
+
+Status ParseKeyValue(const std::string& flag, const std::string& v, std::map<std::string, std::string>* into) {
+  size_t eq = v.find('=');
+  if (eq == std::string::npos || eq == 0)
+    return Status::InvalidArgument(fmt::format("{} needs KEY=VALUE (got '{}')", flag, v));
+  (*into)[v.substr(0, eq)] = v.substr(eq + 1);
+  return Status::Ok();
+}
+
+}  // namespace
+
+ArgParser SubmitExecParser() {
+  ArgParser p("ritsu submit exec", "Queues any command as a task; prints its id.\n"
+                                   "example: ritsu submit exec --gpus 1 --gpu-mem 20G --after 12 -- python eval.py --data x.json");
+  p.Value("--name", "NAME", "task name (default: the command's file name)")
+      .Value("--gpus", "N", "GPUs (slots) the task needs; 0 = a CPU slot (default 0)")
+      .Value("--gpu-mem", "SIZE", "memory each GPU must have, e.g. 20G")
+      .Value("--tag", "T", "a tag the worker must offer", true)
+      .Value("--host", "WORKER", "run only on this worker")
+      .Value("--priority", "P", "higher runs first (default 0)")
+      .Value("--after", "ID", "start only after task ID succeeded", true)
+      .Value("--max-attempts", "N", "tries before FAILED (default 1)")
+      .Value("--timeout", "DURATION", "kill an attempt after this long, e.g. 2h")
+      .Value("--label", "K=V", "free label shown by show/status --json", true)
+      .Value("--env", "K=V", "environment variable for the task", true)
+      .Value("--cwd", "DIR", "working directory on the worker (default: the current directory)")
+      .Bool("--json", "print {\"id\": N} instead of the bare id")
+      .Rest("CMD [ARGS...]", true);
+  return p;
+}
+
+Result<TaskSpec> BuildExecSpec(const ParsedArgs& a, const std::string& cwd) {
+  TaskSpec s;
+  s.kind = TaskKind::kExec;
+  s.argv = a.rest;
+  if (s.argv.empty() || s.argv[0].empty())
+    return Status::InvalidArgument("missing the command to run: ritsu submit exec [flags] -- CMD [ARGS...]");
+  s.name = a.Get("--name", std::filesystem::path(s.argv[0]).filename().string());
+  s.cwd = a.Get("--cwd", cwd);
+  if (a.Has("--gpus")) {
+    RITSU_ASSIGN_OR_RETURN(uint64_t n, ParseUint("--gpus", a.Get("--gpus")));
+    if (n > 64) return Status::InvalidArgument(fmt::format("--gpus {} is more than any worker has (max 64)", n));
+    s.resources.gpus = uint32_t(n);
+  }
+  if (a.Has("--gpu-mem")) {
+    auto b = ParseSize(a.Get("--gpu-mem"));
+    if (!b.ok()) return b.status().Annotate("--gpu-mem");
+    s.resources.gpu_mem_bytes = *b;
+  }
+  s.resources.tags = a.GetAll("--tag");
+  s.resources.host = a.Get("--host");
+  if (a.Has("--priority")) {
+    try {
+      size_t used = 0;
+      long p = std::stol(a.Get("--priority"), &used);
+      if (used != a.Get("--priority").size()) throw std::invalid_argument("trailing");
+      s.priority = int32_t(p);
+    } catch (const std::exception&) {
+      return Status::InvalidArgument(fmt::format("--priority needs a whole number (got '{}')", a.Get("--priority")));
+    }
+  }
+  for (const auto& id : a.GetAll("--after")) {
+    RITSU_ASSIGN_OR_RETURN(uint64_t n, ParseUint("--after", id));
+    if (n == 0) return Status::InvalidArgument("--after 0: task ids start at 1");
+    s.after.push_back(n);
+  }
+  if (a.Has("--max-attempts")) {
+    RITSU_ASSIGN_OR_RETURN(uint64_t n, ParseUint("--max-attempts", a.Get("--max-attempts")));
+    if (n < 1 || n > 1000) return Status::InvalidArgument(fmt::format("--max-attempts must be 1..1000 (got {})", n));
+    s.max_attempts = uint32_t(n);
+  }
+  if (a.Has("--timeout")) {
+    auto ms = ParseDuration(a.Get("--timeout"));
+    if (!ms.ok()) return ms.status().Annotate("--timeout");
+    s.timeout_ms = *ms;
+  }
+  for (const auto& kv : a.GetAll("--label")) RITSU_RETURN_IF_ERROR(ParseKeyValue("--label", kv, &s.labels));
+  for (const auto& kv : a.GetAll("--env")) RITSU_RETURN_IF_ERROR(ParseKeyValue("--env", kv, &s.env));
+  return s;
+}
+
+int CmdSubmit(Context& ctx, const std::vector<std::string>& args) {
+  if (args.empty() || args[0] == "-h" || args[0] == "--help") {
+    *ctx.out << "usage: ritsu submit exec [flags] -- CMD [ARGS...]\n"
+                "(train, eval and merge arrive with the engine)\n";
+    return args.empty() ? kExitUsage : kExitOk;
+  }
+  if (args[0] != "exec") {
+    std::string guess = DidYouMean(args[0], {"exec"});
+    *ctx.err << fmt::format("ritsu submit: unknown task kind '{}'{}; this build submits: exec\n", args[0],
+                            guess.empty() ? "" : fmt::format(" (did you mean '{}'?)", guess));
+    return kExitUsage;
+  }
+  ArgParser p = SubmitExecParser();
+  auto parsed = p.Parse(std::vector<std::string>(args.begin() + 1, args.end()));
+  if (!parsed.ok()) { *ctx.err << parsed.status().message() << "\n"; return kExitUsage; }
+  if (parsed->help) { *ctx.out << p.Usage(); return kExitOk; }
+  std::error_code ec;
+  auto spec = BuildExecSpec(*parsed, std::filesystem::current_path(ec).string());
+  if (!spec.ok()) { *ctx.err << "ritsu submit exec: " << spec.status().message() << "\n"; return kExitUsage; }
+  Client client(ctx.scheduler, ctx.reply_timeout);
+  Submit req;
+  req.tasks.push_back(*spec);
+  auto rep = client.Call<SubmitReply>(req);
+  if (!rep.ok()) return ReportError(ctx, "submit exec", rep.status());
+  if (rep->ids.size() != 1) return ReportError(ctx, "submit exec", Status::Internal("ritsud returned no task id"));
+  if (parsed->Has("--json")) *ctx.out << nlohmann::json{{"id", rep->ids[0]}}.dump() << "\n";
+  else *ctx.out << rep->ids[0] << "\n";
+  return kExitOk;
+}
+
+}  // namespace ritsu::cli

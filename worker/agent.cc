@@ -1,0 +1,415 @@
+#include "worker/agent.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <type_traits>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+namespace ritsu::worker {
+namespace {
+
+constexpr size_t kChunkBytes = 256 * 1024;  // coalesce lines into chunks up to this size
+constexpr auto kLogSyncEvery = std::chrono::milliseconds(100);
+constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
+
+TimeMs NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+Agent::Agent(AgentConfig cfg, std::unique_ptr<Spool> spool)
+    : cfg_(std::move(cfg)), spool_(std::move(spool)), hb_interval_(cfg_.heartbeat_interval),
+      hb_timeout_(cfg_.heartbeat_timeout) {
+  launch_.engine_path = cfg_.engine_path;
+  launch_.slots = cfg_.slots;
+  launch_.metrics_dir = (std::filesystem::path(cfg_.spool_dir) / "metrics").string();
+  launch_.kill_grace = cfg_.kill_grace;
+  IndexSpooled();
+}
+
+Agent::~Agent() {
+  for (auto& [k, t] : tasks_) t->Cancel(std::chrono::milliseconds(0));
+  tasks_.clear();  // joins the threads
+}
+
+void Agent::Log(const std::string& line) const {
+  std::time_t t = std::time(nullptr);
+  char ts[32];
+  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  std::fprintf(stderr, "%s ritsu-worker[%s]: %s\n", ts, cfg_.name.c_str(), line.c_str());
+}
+
+// Rebuilds the chunk index from what a previous run left in the spool, so LogAcks for those
+// chunks release them after the resend.
+void Agent::IndexSpooled() {
+  for (const auto& [seq, frame] : spool_->pending()) {
+    auto msg = Decode(frame);
+    if (msg.ok() && msg->type == MsgType::kFinished) {
+      auto f = msg->As<Finished>();
+      if (f.ok()) unacked_finished_[seq] = {f->task_id, f->attempt};
+      continue;
+    }
+    if (!msg.ok() || msg->type != MsgType::kLogChunk) continue;
+    auto chunk = msg->As<LogChunk>();
+    if (!chunk.ok()) continue;
+    chunk_index_[{chunk->task_id, chunk->attempt, chunk->stream}][chunk->offset + chunk->data.size()] = seq;
+  }
+  if (!spool_->pending().empty())
+    Log(fmt::format("spool holds {} undelivered message(s) from an earlier run; they will be resent", spool_->pending().size()));
+  if (spool_->discarded_tail_bytes() > 0)
+    Log(fmt::format("spool had a torn tail of {} bytes (crash mid-write); it was cut off", spool_->discarded_tail_bytes()));
+}
+
+void Agent::Connect() {
+  if (sock_) sock_->close();
+  sock_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
+  sock_->set(zmq::sockopt::linger, 0);
+  sock_->set(zmq::sockopt::sndhwm, 100000);
+  sock_->set(zmq::sockopt::rcvhwm, 100000);
+  sock_->set(zmq::sockopt::reconnect_ivl, 100);
+  sock_->set(zmq::sockopt::reconnect_ivl_max, 2000);
+  if (cfg_.curve) {
+    Status st = auth::ApplyClientCurve(sock_->handle(), *cfg_.curve);
+    if (!st.ok()) Log(fmt::format("CURVE setup failed: {}", st.ToString()));
+  }
+  sock_->connect(cfg_.scheduler);
+  registered_ = false;
+  spool_sent_up_to_ = 0;
+}
+
+bool Agent::SendFrame(const std::string& frame) {
+  if (!sock_) return false;
+  try {
+    auto r = sock_->send(zmq::buffer(frame), zmq::send_flags::dontwait);
+    return r.has_value();
+  } catch (const zmq::error_t& e) {
+    Log(fmt::format("send failed: {}", e.what()));
+    return false;
+  }
+}
+
+std::vector<TaskAttemptRef> Agent::RunningRefs() const {
+  std::vector<TaskAttemptRef> refs;
+  for (const auto& [k, t] : tasks_) refs.push_back(t->ref());
+  for (const auto& [seq, ref] : unacked_finished_) refs.push_back(ref);
+  return refs;
+}
+
+void Agent::SendRegister() {
+  Register r;
+  r.name = cfg_.name;
+  r.host = cfg_.host;
+  for (const auto& ls : cfg_.slots) r.slots.push_back(ls.slot);
+  r.tags = cfg_.tags;
+  r.running = RunningRefs();
+  r.version = "ritsu-worker 0.1";
+  register_request_id_ = next_request_id_++;
+  SendFrame(Encode(register_request_id_, r));
+  register_sent_ = Clock::now();
+}
+
+void Agent::SendHeartbeat() {
+  Heartbeat hb;
+  hb.name = cfg_.name;
+  hb.running = RunningRefs();
+  SendFrame(Encode(next_request_id_++, hb));
+  last_heartbeat_sent_ = Clock::now();
+}
+
+// Hands spooled messages to ZeroMQ in seq order, as far as its queue takes them.
+void Agent::PumpSpool() {
+  if (!registered_) return;
+  const auto& pending = spool_->pending();
+  for (auto it = pending.upper_bound(spool_sent_up_to_); it != pending.end(); ++it) {
+    if (!SendFrame(it->second)) return;  // queue full: continue on the next loop turn
+    spool_sent_up_to_ = it->first;
+  }
+}
+
+template <typename T>
+void Agent::Spooled(const T& msg, bool sync, const StreamKey* chunk_key, uint64_t chunk_end) {
+  uint64_t seq = spool_->next_seq();
+  auto appended = spool_->Append(Encode(seq, msg), sync);
+  if (!appended.ok()) {
+    // Without the spool the message can still go out once; it is just not crash-safe.
+    Log(fmt::format("{}; sending without spooling", appended.status().ToString()));
+    if (registered_) SendFrame(Encode(seq, msg));
+    return;
+  }
+  if (chunk_key) chunk_index_[*chunk_key][chunk_end] = *appended;
+  if constexpr (std::is_same_v<T, Finished>) unacked_finished_[*appended] = {msg.task_id, msg.attempt};
+  if (sync) { last_sync_ = Clock::now(); unsynced_ = false; }
+  else unsynced_ = true;
+}
+
+void Agent::FlushOutput() {
+  for (auto& [key, buf] : pending_output_) {
+    size_t pos = 0;
+    while (pos < buf.size()) {
+      size_t n = std::min(buf.size() - pos, kMaxLogChunkBytes);
+      LogChunk c;
+      std::tie(c.task_id, c.attempt, c.stream) = key;
+      c.offset = stream_offset_[key];
+      c.data = buf.substr(pos, n);
+      stream_offset_[key] += n;
+      Spooled(c, false, &key, c.offset + n);
+      pos += n;
+    }
+  }
+  pending_output_.clear();
+}
+
+void Agent::FinishAttempt(const TaskEvent& ev) {
+  auto it = tasks_.find({ev.ref.task_id, ev.ref.attempt});
+  std::string metrics_path = it != tasks_.end() ? it->second->metrics_path() : "";
+  const ProcessResult& r = ev.result;
+  Finished f;
+  f.task_id = ev.ref.task_id;
+  f.attempt = ev.ref.attempt;
+  f.exit_code = r.term_signal == 0 && r.launch_error.empty() ? r.exit_code : -1;
+  f.signal = r.term_signal;
+  f.wall_ms = int64_t(r.wall_seconds * 1000);
+  f.peak_rss_bytes = uint64_t(std::max<int64_t>(0, r.peak_rss_bytes));
+  f.timed_out = r.timed_out;
+  if (!r.launch_error.empty()) f.error = r.launch_error;
+  else if (r.cancelled) f.error = "cancelled";
+  else if (r.timed_out) f.error = fmt::format("timeout after {:.1f}s", r.wall_seconds);
+  if (!metrics_path.empty()) {
+    std::string problem;
+    f.metrics_json = ReadMetricsFile(metrics_path, &problem);
+    if (!problem.empty()) {
+      // Tell the user where they will look: the task's own stderr.
+      StreamKey key{f.task_id, f.attempt, LogStream::kStderr};
+      pending_output_[key] += "ritsu-worker: RITSU_METRICS_FILE " + problem + "\n";
+    }
+    std::error_code ec;
+    std::filesystem::remove(metrics_path, ec);
+  }
+  FlushOutput();  // every chunk of the attempt goes before its Finished
+  Spooled(f, true, nullptr, 0);
+  Log(fmt::format("task {} attempt {}: {}", f.task_id, f.attempt, r.Describe()));
+  for (auto s : {LogStream::kStdout, LogStream::kStderr}) stream_offset_.erase({f.task_id, f.attempt, s});
+  if (it != tasks_.end()) tasks_.erase(it);  // joins the (finished) thread
+}
+
+void Agent::HandleEvents() {
+  for (TaskEvent& ev : events_.TakeAll()) {
+    switch (ev.type) {
+      case TaskEvent::Type::kStarted: {
+        Started s;
+        s.task_id = ev.ref.task_id;
+        s.attempt = ev.ref.attempt;
+        s.pid = ev.pid;
+        s.started_ms = NowMs();
+        // Not spooled: if it is lost, Register/Heartbeat `running` and Finished still tell.
+        if (registered_) SendFrame(Encode(next_request_id_++, s));
+        break;
+      }
+      case TaskEvent::Type::kOutput: {
+        std::string& buf = pending_output_[{ev.ref.task_id, ev.ref.attempt, ev.stream}];
+        buf += ev.data;
+        if (buf.size() >= kChunkBytes) FlushOutput();
+        break;
+      }
+      case TaskEvent::Type::kExited:
+        FinishAttempt(ev);
+        break;
+    }
+  }
+  FlushOutput();
+  if (unsynced_ && Clock::now() - last_sync_ >= kLogSyncEvery) {
+    Status st = spool_->Sync();
+    if (!st.ok()) Log(st.ToString());
+    last_sync_ = Clock::now();
+    unsynced_ = false;
+  }
+}
+
+void Agent::HandleAssign(const Assign& a) {
+  if (tasks_.count({a.task_id, a.attempt})) return;  // duplicate delivery
+  for (const auto& id : a.slots) {
+    bool known = std::any_of(cfg_.slots.begin(), cfg_.slots.end(), [&](const LocalSlot& s) { return s.slot.id == id; });
+    if (!known) {
+      Finished f;
+      f.task_id = a.task_id;
+      f.attempt = a.attempt;
+      f.error = fmt::format("worker {} has no slot '{}'", cfg_.name, id);
+      Spooled(f, true, nullptr, 0);
+      Log(f.error);
+      return;
+    }
+  }
+  Log(fmt::format("task {} attempt {}: starting '{}' on slot(s) {}", a.task_id, a.attempt, a.name, fmt::join(a.slots, ",")));
+  tasks_[{a.task_id, a.attempt}] = std::make_unique<TaskRunner>(a, launch_, &events_);
+}
+
+void Agent::CancelAttempt(const TaskAttemptRef& ref, std::chrono::milliseconds grace, const std::string& why) {
+  auto it = tasks_.find({ref.task_id, ref.attempt});
+  if (it == tasks_.end()) return;
+  Log(fmt::format("task {} attempt {}: cancel ({})", ref.task_id, ref.attempt, why));
+  it->second->Cancel(grace);
+}
+
+void Agent::HandleFrame(std::string_view frame) {
+  auto msg = Decode(frame);
+  if (!msg.ok()) {
+    Log(fmt::format("ignoring a bad frame from the scheduler: {}", msg.status().ToString()));
+    return;
+  }
+  last_recv_ = Clock::now();
+  switch (msg->type) {
+    case MsgType::kRegisterReply: {
+      auto r = msg->As<RegisterReply>();
+      if (!r.ok() || msg->request_id != register_request_id_) break;  // reply to an older try
+      registered_ = true;
+      backoff_ = std::chrono::milliseconds(250);
+      if (r->heartbeat_interval_ms > 0) hb_interval_ = std::chrono::milliseconds(r->heartbeat_interval_ms);
+      if (r->heartbeat_timeout_ms > 0) hb_timeout_ = std::chrono::milliseconds(r->heartbeat_timeout_ms);
+      if (scheduler_id_ != r->scheduler_id)
+        Log(fmt::format("registered with {} (scheduler {}), {} slot(s), {} running task(s), {} spooled message(s) to resend",
+                        cfg_.scheduler, r->scheduler_id, cfg_.slots.size(), tasks_.size(), spool_->pending().size()));
+      scheduler_id_ = r->scheduler_id;
+      for (const auto& ref : r->cancel) CancelAttempt(ref, cfg_.kill_grace, "the scheduler no longer wants it");
+      spool_sent_up_to_ = 0;
+      PumpSpool();
+      break;
+    }
+    case MsgType::kHeartbeatReply: {
+      auto r = msg->As<HeartbeatReply>();
+      if (!r.ok()) break;
+      if (r->reregister || r->scheduler_id != scheduler_id_) {
+        Log("the scheduler asks this worker to register again");
+        registered_ = false;
+        SendRegister();
+        break;
+      }
+      for (const auto& ref : r->cancel) CancelAttempt(ref, cfg_.kill_grace, "the scheduler no longer wants it");
+      break;
+    }
+    case MsgType::kAssign: {
+      auto a = msg->As<Assign>();
+      if (!a.ok()) { Log(a.status().ToString()); break; }
+      HandleAssign(*a);
+      break;
+    }
+    case MsgType::kCancelTask: {
+      auto c = msg->As<CancelTask>();
+      if (!c.ok()) break;
+      CancelAttempt({c->task_id, c->attempt}, std::chrono::milliseconds(std::max<int64_t>(0, c->grace_ms)),
+                    c->reason.empty() ? "cancelled" : c->reason);
+      break;
+    }
+    case MsgType::kLogAck: {
+      auto a = msg->As<LogAck>();
+      if (!a.ok()) break;
+      auto idx = chunk_index_.find({a->task_id, a->attempt, a->stream});
+      if (idx == chunk_index_.end()) break;
+      auto& ends = idx->second;
+      for (auto e = ends.begin(); e != ends.end() && e->first <= a->acked_offset;) {
+        Status st = spool_->Ack(e->second);
+        if (!st.ok()) Log(st.ToString());
+        e = ends.erase(e);
+      }
+      if (ends.empty()) chunk_index_.erase(idx);
+      break;
+    }
+    case MsgType::kAck: {
+      if (msg->request_id < (1ull << 62)) {  // a spooled message (Finished)
+        unacked_finished_.erase(msg->request_id);
+        Status st = spool_->Ack(msg->request_id);
+        if (!st.ok()) Log(st.ToString());
+      }
+      break;
+    }
+    case MsgType::kError: {
+      auto e = msg->As<ErrorReply>();
+      if (!e.ok()) break;
+      if (registered_ && e->code == int32_t(Status::Code::kFailedPrecondition)) {
+        // ritsud restarted and does not know this connection yet: register (and resend) now
+        // instead of waiting for the next heartbeat reply to say so.
+        Log("the scheduler does not know this worker (it restarted?); registering again");
+        registered_ = false;
+        SendRegister();
+        break;
+      }
+      if (!registered_ && e->code == int32_t(Status::Code::kFailedPrecondition)) break;  // already on it
+      Log(fmt::format("scheduler refused request {}: {}", msg->request_id, e->message));
+      break;
+    }
+    default:
+      Log(fmt::format("ignoring unexpected message '{}' from the scheduler", MsgTypeName(msg->type)));
+  }
+}
+
+Status Agent::Run() {
+  Log(fmt::format("connecting to {} with {} slot(s)", cfg_.scheduler, cfg_.slots.size()));
+  Connect();
+  SendRegister();
+  last_recv_ = Clock::now();
+  Clock::time_point stop_began{};
+  bool stopping = false;
+
+  for (;;) {
+    auto now = Clock::now();
+    if (stop_.load() && !stopping) {
+      stopping = true;
+      stop_began = now;
+      Log("stopping: cancelling running tasks");
+      for (auto& [k, t] : tasks_) t->Cancel(cfg_.kill_grace);
+    }
+    if (stopping) {
+      bool delivered = spool_->pending().empty() || !registered_;
+      if (tasks_.empty() && (delivered || now - stop_began > cfg_.kill_grace + std::chrono::seconds(2))) break;
+    }
+
+    if (!registered_) {
+      if (now - register_sent_ >= backoff_) {
+        // A fresh socket drops whatever the old one still queued for a dead peer.
+        Connect();
+        SendRegister();
+        backoff_ = std::min(backoff_ * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
+      }
+    } else {
+      if (now - last_recv_ > hb_timeout_) {
+        Log(fmt::format("no word from the scheduler at {} for {} ms; reconnecting (tasks keep running)",
+                        cfg_.scheduler, hb_timeout_.count()));
+        registered_ = false;
+        register_sent_ = Clock::time_point{};
+        continue;
+      }
+      if (now - last_heartbeat_sent_ >= hb_interval_) SendHeartbeat();
+      PumpSpool();
+    }
+
+    zmq::pollitem_t items[] = {
+        {sock_->handle(), 0, ZMQ_POLLIN, 0},
+        {nullptr, events_.wake_fd(), ZMQ_POLLIN, 0},
+    };
+    auto wait = std::chrono::milliseconds(50);
+    try {
+      zmq::poll(items, 2, wait);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) return Status::Internal(fmt::format("zmq poll: {}", e.what()));
+    }
+    if (items[0].revents & ZMQ_POLLIN) {
+      for (int i = 0; i < 1000; ++i) {  // bounded so task events are not starved
+        zmq::message_t m;
+        auto got = sock_->recv(m, zmq::recv_flags::dontwait);
+        if (!got) break;
+        HandleFrame(std::string_view(static_cast<const char*>(m.data()), m.size()));
+      }
+    }
+    HandleEvents();
+  }
+  Status st = spool_->Sync();
+  Log("stopped");
+  return st;
+}
+
+}  // namespace ritsu::worker

@@ -1,0 +1,113 @@
+// The worker agent: one DEALER socket to ritsud, one event loop.
+//
+// - Registers with its slots and the attempts it is still running; re-registers after any
+//   silence longer than the heartbeat timeout, after a heartbeat reply asking for it, or when the
+//   scheduler id changes (ritsud restarted). Reconnects with exponential backoff (250 ms .. 5 s).
+// - Heartbeats every interval the scheduler chose; the scheduler's replies are its heartbeat.
+// - Assign -> TaskRunner thread; CancelTask / cancel lists -> SIGTERM the group, SIGKILL later.
+// - Output lines are coalesced into LogChunk messages (per task attempt and stream, byte
+//   offsets), Finished follows every chunk of its attempt. Both go through the Spool before
+//   they are sent, are resent after every (re)registration, and leave it when ritsud acks them
+//   (LogAck by offset, Ack by request id = spool seq). Tasks keep running while ritsud is away.
+//
+// Not thread-safe: Run() owns everything; RequestStop() may be called from a signal handler.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "auth/endpoint_security.h"
+#include "common/protocol.h"
+#include "common/status.h"
+#include "worker/slots.h"
+#include "worker/spool.h"
+#include "worker/task_runner.h"
+
+namespace ritsu::worker {
+
+struct AgentConfig {
+  std::string scheduler;                 // tcp://HOST:PORT
+  std::string name;
+  std::string host;
+  std::vector<LocalSlot> slots;
+  std::vector<std::string> tags;
+  std::string engine_path;
+  std::string spool_dir;
+  std::chrono::milliseconds kill_grace{std::chrono::seconds(10)};
+  // Used until the first RegisterReply says otherwise.
+  std::chrono::milliseconds heartbeat_interval{std::chrono::seconds(1)};
+  std::chrono::milliseconds heartbeat_timeout{std::chrono::seconds(10)};
+  // CURVE keys (--curve-server-key / --curve-secret-key); nullopt = plain TCP.
+  std::optional<auth::ClientCurve> curve;
+};
+
+class Agent {
+ public:
+  Agent(AgentConfig cfg, std::unique_ptr<Spool> spool);
+  ~Agent();
+
+  // Serves until RequestStop(); then cancels running tasks, waits for them (bounded by the kill
+  // grace), tries briefly to deliver what is spooled, and returns.
+  Status Run();
+  void RequestStop() { stop_.store(true); }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  using StreamKey = std::tuple<TaskId, uint32_t, LogStream>;
+
+  void Connect();
+  void SendRegister();
+  void SendHeartbeat();
+  bool SendFrame(const std::string& frame);
+  void PumpSpool();
+  void HandleFrame(std::string_view frame);
+  void HandleAssign(const Assign& a);
+  void CancelAttempt(const TaskAttemptRef& ref, std::chrono::milliseconds grace, const std::string& why);
+  void HandleEvents();
+  void FlushOutput();
+  void FinishAttempt(const TaskEvent& ev);
+  template <typename T>
+  void Spooled(const T& msg, bool sync, const StreamKey* chunk_key, uint64_t chunk_end);
+  void IndexSpooled();
+  std::vector<TaskAttemptRef> RunningRefs() const;
+  void Log(const std::string& line) const;
+
+  AgentConfig cfg_;
+  std::unique_ptr<Spool> spool_;
+  std::atomic<bool> stop_{false};
+  LaunchContext launch_;
+
+  zmq::context_t ctx_{1};
+  std::unique_ptr<zmq::socket_t> sock_;
+  bool registered_ = false;
+  std::string scheduler_id_;
+  uint64_t register_request_id_ = 0;
+  uint64_t next_request_id_ = 1ull << 62;  // above any spool seq, so replies are unambiguous
+  Clock::time_point last_recv_{}, last_heartbeat_sent_{}, register_sent_{}, last_sync_{};
+  std::chrono::milliseconds backoff_{250};
+  std::chrono::milliseconds hb_interval_, hb_timeout_;
+  uint64_t spool_sent_up_to_ = 0;  // highest spool seq handed to ZeroMQ since (re)registering
+  bool unsynced_ = false;
+
+  EventQueue events_;
+  std::map<std::pair<TaskId, uint32_t>, std::unique_ptr<TaskRunner>> tasks_;
+  std::map<StreamKey, uint64_t> stream_offset_;      // next byte offset of each stream
+  std::map<StreamKey, std::string> pending_output_;  // lines not yet put into a chunk
+  // Spooled log chunks by stream: chunk end offset -> spool seq (LogAck releases by offset).
+  std::map<StreamKey, std::map<uint64_t, uint64_t>> chunk_index_;
+  // Attempts whose Finished is spooled but not acked, by spool seq. They are still reported as
+  // "running" in Register/Heartbeat: otherwise a restarted ritsud would write off an attempt
+  // that ended while it was down before the resent Finished reaches it.
+  std::map<uint64_t, TaskAttemptRef> unacked_finished_;
+};
+
+}  // namespace ritsu::worker

@@ -1,0 +1,201 @@
+// The agent against a scripted fake ritsud (a ROUTER socket in the test): the exact protocol
+// sequence for one task, the resend of unacknowledged messages after a re-registration, and the
+// spool being emptied by the acks.
+#include "worker/agent.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <zmq.hpp>
+
+namespace ritsu::worker {
+namespace {
+
+using namespace std::chrono_literals;
+
+class FakeScheduler {
+ public:
+  FakeScheduler() : sock_(ctx_, zmq::socket_type::router) {
+    sock_.set(zmq::sockopt::linger, 0);
+    sock_.bind("tcp://127.0.0.1:*");
+    endpoint = sock_.get(zmq::sockopt::last_endpoint);
+  }
+  // Next message from the worker (answering heartbeats itself unless told otherwise).
+  Result<Message> Next(std::chrono::milliseconds timeout = 10s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      zmq::pollitem_t item{sock_.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, 100ms);
+      if (!(item.revents & ZMQ_POLLIN)) continue;
+      zmq::message_t id, body;
+      (void)sock_.recv(id);
+      (void)sock_.recv(body);
+      peer_ = std::string(static_cast<const char*>(id.data()), id.size());
+      auto msg = Decode(std::string_view(static_cast<const char*>(body.data()), body.size()));
+      if (!msg.ok()) return msg.status();
+      if (msg->type == MsgType::kHeartbeat && answer_heartbeats) {
+        HeartbeatReply r;
+        r.scheduler_id = scheduler_id;
+        r.reregister = ask_reregister;
+        ask_reregister = false;
+        Send(msg->request_id, r);
+        continue;
+      }
+      return msg;
+    }
+    return Status::Unavailable("fake scheduler: nothing from the worker in time");
+  }
+  template <typename T>
+  void Send(uint64_t rid, const T& m) {
+    std::string f = Encode(rid, m);
+    sock_.send(zmq::buffer(peer_), zmq::send_flags::sndmore);
+    sock_.send(zmq::buffer(f));
+  }
+  std::string endpoint;
+  std::string scheduler_id = "s1";
+  bool answer_heartbeats = true;
+  bool ask_reregister = false;
+
+ private:
+  zmq::context_t ctx_{1};
+  zmq::socket_t sock_;
+  std::string peer_;
+};
+
+struct Report {
+  std::string out, err;
+  std::vector<uint64_t> chunk_seqs;
+  uint64_t out_end = 0, err_end = 0;
+  std::optional<Finished> finished;
+  uint64_t finished_rid = 0;
+};
+
+// Reads until Finished, checking that each stream's chunks are contiguous from offset 0.
+void CollectUntilFinished(FakeScheduler& fake, Report* r) {
+  for (;;) {
+    auto m = fake.Next();
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    if (m->type == MsgType::kStarted) {
+      auto s = m->As<Started>();
+      ASSERT_TRUE(s.ok());
+      EXPECT_GT(s->pid, 0);
+      continue;
+    }
+    if (m->type == MsgType::kLogChunk) {
+      auto c = m->As<LogChunk>();
+      ASSERT_TRUE(c.ok());
+      uint64_t& end = c->stream == LogStream::kStdout ? r->out_end : r->err_end;
+      EXPECT_EQ(c->offset, end) << "gap or overlap in the chunks";
+      end = c->offset + c->data.size();
+      (c->stream == LogStream::kStdout ? r->out : r->err) += c->data;
+      continue;
+    }
+    if (m->type == MsgType::kFinished) {
+      auto f = m->As<Finished>();
+      ASSERT_TRUE(f.ok());
+      r->finished = *f;
+      r->finished_rid = m->request_id;
+      return;
+    }
+    ADD_FAILURE() << "unexpected " << MsgTypeName(m->type);
+  }
+}
+
+TEST(AgentTest, ReportsATaskResendsAfterReregisterAndEmptiesTheSpoolOnAcks) {
+  auto dir = std::filesystem::temp_directory_path() / ("ritsu-agent-test-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  FakeScheduler fake;
+  AgentConfig cfg;
+  cfg.scheduler = fake.endpoint;
+  cfg.name = "w-test";
+  cfg.slots = *ParseSlotSpec("cpu0:mem=1G");
+  cfg.spool_dir = dir.string();
+  cfg.kill_grace = 1s;
+  auto spool = Spool::Open(cfg.spool_dir);
+  ASSERT_TRUE(spool.ok());
+  Agent agent(cfg, std::move(spool).value());
+  std::thread loop([&] { EXPECT_TRUE(agent.Run().ok()); });
+
+  // 1. Register with the slots, nothing running.
+  auto reg = fake.Next();
+  ASSERT_TRUE(reg.ok()) << reg.status().ToString();
+  ASSERT_EQ(reg->type, MsgType::kRegister);
+  auto r = reg->As<Register>();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->name, "w-test");
+  ASSERT_EQ(r->slots.size(), 1u);
+  EXPECT_EQ(r->slots[0].id, "cpu0");
+  EXPECT_EQ(r->slots[0].mem_bytes, 1ull << 30);
+  EXPECT_TRUE(r->running.empty());
+  RegisterReply rr;
+  rr.scheduler_id = "s1";
+  rr.heartbeat_interval_ms = 100;
+  rr.heartbeat_timeout_ms = 5000;
+  fake.Send(reg->request_id, rr);
+
+  // 2. Assign -> Started, chunks, Finished with exit code and metrics.
+  Assign a;
+  a.task_id = 5;
+  a.attempt = 1;
+  a.name = "t";
+  a.argv = {"/bin/sh", "-c", "echo out1; echo err1 >&2; echo out2; echo '{\"x\": 1}' > \"$RITSU_METRICS_FILE\"; exit 2"};
+  a.slots = {"cpu0"};
+  fake.Send(0, a);
+  Report first;
+  CollectUntilFinished(fake, &first);
+  ASSERT_TRUE(first.finished.has_value());
+  EXPECT_EQ(first.finished->task_id, 5u);
+  EXPECT_EQ(first.finished->exit_code, 2);
+  EXPECT_EQ(first.finished->signal, 0);
+  EXPECT_EQ(first.finished->metrics_json, "{\"x\":1}");
+  EXPECT_EQ(first.out, "out1\nout2\n");
+  EXPECT_EQ(first.err, "err1\n");
+
+  // 3. Nothing was acked. The scheduler "restarts": it asks for a new registration. The attempt
+  //    whose result is still unacked is reported as running, and everything is sent again.
+  fake.scheduler_id = "s2";
+  fake.ask_reregister = true;
+  auto reg2 = fake.Next();
+  ASSERT_TRUE(reg2.ok()) << reg2.status().ToString();
+  ASSERT_EQ(reg2->type, MsgType::kRegister);
+  auto r2 = reg2->As<Register>();
+  ASSERT_TRUE(r2.ok());
+  ASSERT_EQ(r2->running.size(), 1u);
+  EXPECT_EQ(r2->running[0].task_id, 5u);
+  rr.scheduler_id = "s2";
+  fake.Send(reg2->request_id, rr);
+  Report second;
+  CollectUntilFinished(fake, &second);
+  EXPECT_EQ(second.out, first.out);
+  EXPECT_EQ(second.err, first.err);
+  ASSERT_TRUE(second.finished.has_value());
+  EXPECT_EQ(second.finished->exit_code, 2);
+
+  // 4. Acks release everything from the spool.
+  LogAck la;
+  la.task_id = 5;
+  la.attempt = 1;
+  la.stream = LogStream::kStdout;
+  la.acked_offset = second.out_end;
+  fake.Send(0, la);
+  la.stream = LogStream::kStderr;
+  la.acked_offset = second.err_end;
+  fake.Send(0, la);
+  Ack ack;
+  ack.ref = {5, 1};
+  fake.Send(second.finished_rid, ack);
+  // Give the agent a few heartbeats to apply them, then stop it.
+  for (int i = 0; i < 3; ++i) (void)fake.Next(300ms);
+  agent.RequestStop();
+  loop.join();
+  auto reopened = Spool::Open(dir.string());
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_TRUE((*reopened)->pending().empty()) << (*reopened)->pending().size() << " message(s) left";
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace ritsu::worker
