@@ -1,19 +1,24 @@
 // Prefill attention, flash-attention style: no score matrix in global memory, online softmax.
 //
-// bf16 with head_dim 64 or 128 (every Qwen model) takes the tensor-core path: a block of 4
-// warps owns 64 query rows of one (sequence, head); it walks 64-key tiles of K/V staged in
-// shared memory. Per tile each warp computes S = Q K^T for its 16 rows with WMMA (bf16 in,
-// fp32 accumulate), applies the causal mask and the online softmax in fp32 (two lanes per
-// row), writes P as bf16, computes P V with WMMA and folds it into its fp32 output rows held
-// in registers. Tiles past the block's last visible key are never loaded (causal skip).
-// Everything else (fp32 storage, other head sizes, unaligned views) takes a simple exact
-// kernel: one warp per (query, head), keys in sequence, one shuffle reduction per key.
+// bf16 with head_dim 64 or 128 (every Qwen model) takes the tensor-core path: by default the
+// mma.sync kernel of flash_fwd_mma.cuh (one launch for the whole varlen batch, 128 query rows
+// per block, cp.async double-buffered 64-key K/V tiles, register-resident online softmax; see
+// that file). The older WMMA kernel below is kept as a known-good fallback selectable at run
+// time (RITSU_FLASH_PREFILL_KERNEL=wmma, see prefill_kernel()): a block of 4 warps owns 64 query
+// rows of one (sequence, head), stages S and P through shared memory and loads K/V tiles
+// synchronously. Everything else (fp32 storage, other head sizes, unaligned views) takes a
+// simple exact kernel: one warp per (query, head), keys in sequence, one shuffle reduction per
+// key.
 #include <mma.h>
 
 #include <atomic>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "kernels/attention/attention.h"
+#include "kernels/attention/flash_fwd_mma.cuh"
 #include "kernels/common/cuda_common.cuh"
 
 namespace ritsu::kernels::cuda {
@@ -314,6 +319,30 @@ __global__ void __launch_bounds__(32 * kSimpleWarps)
   }
 }
 
+// bf16 prefill kernels for head_dim 64/128: the mma.sync/cp.async kernel of flash_fwd_mma.cuh
+// with 32 rows per warp (kMma32, the default) or 16 rows per warp (kMma16), or the older WMMA
+// kernel above (kWmma, kept as a known-good fallback). The environment variable
+// RITSU_FLASH_PREFILL_KERNEL=mma32|mma16|wmma overrides the default so that the GPU checks and
+// the benchmark can exercise and time every variant from the same binaries.
+enum class PrefillKernel { kMma32, kMma16, kWmma };
+constexpr PrefillKernel kPrefillDefault = PrefillKernel::kMma32;
+
+PrefillKernel prefill_kernel() {
+  static const PrefillKernel chosen = [] {
+    const char* env = std::getenv("RITSU_FLASH_PREFILL_KERNEL");
+    if (env == nullptr || *env == '\0') return kPrefillDefault;
+    if (std::strcmp(env, "mma32") == 0) return PrefillKernel::kMma32;
+    if (std::strcmp(env, "mma16") == 0) return PrefillKernel::kMma16;
+    if (std::strcmp(env, "wmma") == 0) return PrefillKernel::kWmma;
+    std::fprintf(stderr,
+                 "ritsu: RITSU_FLASH_PREFILL_KERNEL=%s is not mma32, mma16 or wmma; using the "
+                 "default (mma32)\n",
+                 env);
+    return kPrefillDefault;
+  }();
+  return chosen;
+}
+
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 template <int HD>
@@ -339,6 +368,37 @@ void launch_wmma(const bf16* q, const bf16* k, const bf16* v, bf16* out, float* 
   RITSU_CUDA_CHECK_LAUNCH();
 }
 
+template <int HD, int MT>
+void launch_mma(const bf16* q, const bf16* k, const bf16* v, bf16* out, float* lse,
+                const int32_t* cu_q, const int32_t* cu_k, int64_t batch, int64_t max_lq,
+                int64_t n_heads, int64_t n_kv_heads, int64_t q_stride, int64_t kv_stride,
+                float scale, Stream s) {
+  constexpr size_t kSmem = flash_mma::Smem<HD>::kBytes;
+  const int64_t q_tiles = (max_lq + flash_mma::kBQ - 1) / flash_mma::kBQ;
+  RITSU_KERNEL_REQUIRE(q_tiles <= 65535);
+  // The opt-in to > 48 KiB of dynamic shared memory is per function and per device.
+  static std::atomic<uint64_t> configured_devices{0};
+  int device = 0;
+  RITSU_CUDA_CHECK(cudaGetDevice(&device));
+  const uint64_t bit = uint64_t(1) << (device & 63);
+  if (!(configured_devices.load() & bit)) {
+    RITSU_CUDA_CHECK(cudaFuncSetAttribute(flash_mma::flash_fwd_mma_kernel<HD, MT>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          int(kSmem)));
+    configured_devices.fetch_or(bit);
+  }
+  // x = head (fastest: a GQA group's heads run together and share K/V through L2),
+  // y = sequence, z = q tile (longest first, see the kernel).
+  const dim3 grid{unsigned(n_heads), unsigned(batch), unsigned(q_tiles)};
+  flash_mma::flash_fwd_mma_kernel<HD, MT>
+      <<<grid, flash_mma::Warps<MT>::kThreads, kSmem, stream(s)>>>(
+          reinterpret_cast<const __nv_bfloat16*>(q), reinterpret_cast<const __nv_bfloat16*>(k),
+          reinterpret_cast<const __nv_bfloat16*>(v), reinterpret_cast<__nv_bfloat16*>(out), lse,
+          cu_q, cu_k, int(n_heads), int(n_heads / n_kv_heads), q_stride, kv_stride,
+          scale * kLog2e);
+  RITSU_CUDA_CHECK_LAUNCH();
+}
+
 void check_shape(int64_t batch, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim) {
   RITSU_KERNEL_REQUIRE(head_dim > 0 && head_dim <= 32 * kMaxPerLane);
   RITSU_KERNEL_REQUIRE(n_kv_heads > 0 && n_heads % n_kv_heads == 0);
@@ -358,14 +418,14 @@ void flash_attention_fwd(const T* q, const T* k, const T* v, T* out, float* lse,
   if constexpr (std::is_same_v<T, bf16>) {
     const bool vec_ok = aligned16(q) && aligned16(k) && aligned16(v) && q_stride % 8 == 0 &&
                         kv_stride % 8 == 0;
-    if (vec_ok && head_dim == 128) {
-      launch_wmma<128>(q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k, batch, max_seqlen_q,
-                       n_heads, n_kv_heads, q_stride, kv_stride, scale, s);
-      return;
-    }
-    if (vec_ok && head_dim == 64) {
-      launch_wmma<64>(q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k, batch, max_seqlen_q,
-                      n_heads, n_kv_heads, q_stride, kv_stride, scale, s);
+    if (vec_ok && (head_dim == 128 || head_dim == 64)) {
+      const PrefillKernel which = prefill_kernel();
+      const bool hd128 = head_dim == 128;
+      auto launch = which == PrefillKernel::kWmma    ? (hd128 ? launch_wmma<128> : launch_wmma<64>)
+                    : which == PrefillKernel::kMma16 ? (hd128 ? launch_mma<128, 1> : launch_mma<64, 1>)
+                                                     : (hd128 ? launch_mma<128, 2> : launch_mma<64, 2>);
+      launch(q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k, batch, max_seqlen_q, n_heads,
+             n_kv_heads, q_stride, kv_stride, scale, s);
       return;
     }
   }

@@ -591,6 +591,13 @@ int main(int argc, char** argv) {
          flash_case<bf16>(r, "hd128-varlen", {{1, 63, 64, 65, 200, 700}, {1, 63, 64, 65, 200, 700}, 32, 8, 128});
          flash_case<bf16>(r, "hd128-cached-prefix", {{50, 130}, {300, 130}, 16, 4, 128});
          flash_case<bf16>(r, "hd64-varlen", {{17, 300}, {17, 300}, 14, 2, 64});
+         // mma.sync kernel edges: 128-row q tiles and 64-key tiles at, below and above the
+         // boundaries; GQA ratios 8 and 1; cached prefixes (lk > lq) on both head sizes.
+         flash_case<bf16>(r, "hd128-gqa8", {{128, 129, 255, 520}, {128, 129, 255, 520}, 16, 2, 128});
+         flash_case<bf16>(r, "hd128-mha", {{1, 127, 300}, {1, 127, 300}, 8, 8, 128});
+         flash_case<bf16>(r, "hd128-cached-prefix-long", {{1, 130, 64}, {700, 1000, 65}, 8, 1, 128});
+         flash_case<bf16>(r, "hd64-gqa4-cached-prefix", {{1, 100, 257}, {40, 356, 257}, 16, 4, 64});
+         flash_case<bf16>(r, "hd64-mha", {{63, 192}, {63, 192}, 4, 4, 64});
          flash_case<bf16>(r, "hd96-simple", {{40, 90}, {40, 90}, 4, 4, 96});
          flash_case<float>(r, "hd128-simple", {{33, 129}, {33, 129}, 8, 2, 128});
        }},
