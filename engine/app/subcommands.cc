@@ -1,6 +1,12 @@
 #include "engine/app/subcommands.h"
 
 #include "engine/tokenizer/tools.h"
+#if defined(RITSU_ENGINE_WITH_TRAIN)
+#include "engine/train/train_main.h"
+#endif
+#if defined(RITSU_ENGINE_WITH_MERGE)
+#include "engine/merge/merge_cli.h"
+#endif
 #if defined(RITSU_ENGINE_WITH_EVAL)
 #include "engine/eval/engine_generator.h"
 #include "engine/eval/ft_builder.h"
@@ -22,9 +28,13 @@ static const Subcommand kSubcommands[] = {
     {"rescore", ritsu::eval::RescoreMain, "re-parse the responses of an evaluation output"},
     {"compare", ritsu::eval::CompareMain, "compare two evaluation outputs"},
 #endif
-    // Slots for the other parts, one line each when they land:
-    //   {"train", ritsu::train::TrainMain, "QLoRA fine-tuning"},
-    //   {"merge", ritsu::merge::MergeMain, "merge a LoRA adapter, export GGUF"},
+#if defined(RITSU_ENGINE_WITH_TRAIN)
+    {"train", ritsu::train::TrainMain, "LoRA / QLoRA fine-tuning (engine/train)"},
+#endif
+#if defined(RITSU_ENGINE_WITH_MERGE)
+    {"merge", ritsu::merge::MergeMain, "merge a LoRA adapter; GGUF export, Ollama Modelfile"},
+    {"gguf-inspect", ritsu::merge::GgufInspectMain, "print / verify a GGUF file"},
+#endif
 };
 
 std::span<const Subcommand> Subcommands() { return kSubcommands; }

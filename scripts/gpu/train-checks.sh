@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # GPU-machine training checks: scripts/gpu/train-checks.sh BUILD_DIR OUT_DIR
-# Prints PASS/FAIL/SKIP lines and a results table. Today the CUDA trainer is not written
-# (docs/training.md): this runs the CPU trainer suite there, a CPU end-to-end train +
-# generate --lora on a tiny random Qwen3, and records that the CUDA checks are missing.
+# Prints PASS/FAIL/SKIP/INFO lines and a results table: the CPU trainer suite, CPU train +
+# generate --lora, peft parity of the CPU trainer (when torch+peft exist), the CUDA trainer
+# (fp32 storage) against the CPU oracle, its memory cap, a 0.6B-shaped throughput figure.
+# Not yet covered (SKIP): NF4/bf16 storage on the GPU, --gpus N, the 8B NF4 benchmark.
 set -u
 BUILD=${1:?usage: train-checks.sh BUILD_DIR OUT_DIR}
 OUT=${2:?usage: train-checks.sh BUILD_DIR OUT_DIR}
@@ -12,6 +13,7 @@ results=()
 record() { echo "$1 $2${3:+ ($3)}"; results+=("$1|$2|${3:-}"); }
 
 if cmake --build "$BUILD" --target ritsu_train_test ritsu-engine -j"$(nproc)" >"$OUT/build.log" 2>&1; then
+  cmake --build "$BUILD" --target train_gpu_check -j"$(nproc)" >>"$OUT/build.log" 2>&1 || true
   record PASS build
 else
   record FAIL build "see $OUT/build.log"; exit 1
@@ -39,8 +41,76 @@ if "$ENGINE" make-model --arch qwen3 --preset tiny --out "$MODEL" >"$OUT/make-mo
 else
   record FAIL make-model "see $OUT/make-model.log (flags of make-model may differ: check ritsu-engine make-model --help)"
 fi
-for c in cuda-backward-kernels-vs-cpu cuda-trainer-nf4-bf16 max-gpu-memory-10G gpus-2-nccl peft-parity bench-8b-nf4; do
-  record SKIP "$c" "CUDA trainer not implemented yet"
+# HF transformers + peft against the CPU trainer (fp32 both sides; peft on the GPU when present).
+if python3 -c "import torch, transformers, peft" >/dev/null 2>&1; then
+  if python3 "$(dirname "$0")/../../tests/parity/train_parity.py" --engine "$ENGINE" --out "$OUT/parity" \
+       >"$OUT/train_parity.log" 2>&1; then
+    record PASS peft-parity-fp32-cpu-trainer "$(grep -E '^(PASS|FAIL)' "$OUT/train_parity.log" | tr '\n' ';')"
+  else
+    record FAIL peft-parity-fp32-cpu-trainer "see $OUT/train_parity.log"
+  fi
+else
+  record SKIP peft-parity-fp32-cpu-trainer "python torch/transformers/peft not installed"
+fi
+# The CUDA trainer (fp32 storage, kernels::cuda): one step against the CPU oracle, the memory cap.
+if [ -x "$BUILD/engine/train/tests/train_gpu_check" ]; then
+  "$BUILD/engine/train/tests/train_gpu_check" "$OUT/gpu-check" >"$OUT/train_gpu_check.log" 2>&1
+  while read -r st rest; do
+    case "$st" in PASS|FAIL) record "$st" "cuda-$(echo "$rest" | cut -c1-60 | tr ' ' '-')" ;; esac
+  done <"$OUT/train_gpu_check.log"
+else
+  record FAIL cuda-trainer-check "train_gpu_check not built (CUDA not found by CMake?)"
+fi
+# End to end on the GPU: the same 20 steps on cpu and cuda (dropout 0) must give the same adapter
+# within fp32 reassociation (Adam amplifies tiny differences of near-zero gradients: 1e-3 of max).
+if [ -d "$MODEL" ]; then
+  common=(--model-name "$MODEL" --train-file "$OUT/tiny.jsonl" --max-steps-override 20 --learning-rate 5e-3
+          --loss-on-output-only --lora-dropout 0 --target-modules all-linear --logging-steps 10)
+  if "$ENGINE" train "${common[@]}" --output-dir "$OUT/e2e-cpu" >"$OUT/e2e-cpu.log" 2>&1 &&
+     "$ENGINE" train "${common[@]}" --output-dir "$OUT/e2e-cuda" --device cuda >"$OUT/e2e-cuda.log" 2>&1; then
+    if python3 - "$OUT/e2e-cpu/adapter_model.safetensors" "$OUT/e2e-cuda/adapter_model.safetensors" <<'PY'
+import json, struct, sys
+def load(p):
+    b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); out = {}
+    for k, v in h.items():
+        if k == "__metadata__": continue
+        s, e = v["data_offsets"]; raw = b[8 + n + s:8 + n + e]
+        out[k] = struct.unpack("<%df" % (len(raw) // 4), raw)
+    return out
+a, c = load(sys.argv[1]), load(sys.argv[2])
+worst = max(max(abs(x - y) for x, y in zip(a[k], c[k])) / max(max(abs(x) for x in a[k]), 1e-30) for k in a)
+print("worst relative difference %.2e" % worst)
+sys.exit(0 if worst <= 1e-3 else 1)
+PY
+    then record PASS cuda-vs-cpu-20-steps-adapter; else record FAIL cuda-vs-cpu-20-steps-adapter; fi
+    "$ENGINE" generate --model "$MODEL" --lora "$OUT/e2e-cuda" --device cuda --prompt "民法第1条" --max-new-tokens 2 \
+      >"$OUT/generate-cuda.log" 2>&1 && record PASS cuda-train-then-generate-lora || record FAIL cuda-train-then-generate-lora
+  else
+    record FAIL cuda-train "see $OUT/e2e-cuda.log"
+  fi
+  if "$ENGINE" train "${common[@]}" --output-dir "$OUT/e2e-cap" --device cuda --max-gpu-memory 8M >"$OUT/e2e-cap.log" 2>&1; then
+    record FAIL max-gpu-memory-enforced "8M cap was not enforced"
+  else
+    grep -q "max-gpu-memory" "$OUT/e2e-cap.log" && record PASS max-gpu-memory-enforced "$(tail -1 "$OUT/e2e-cap.log" | cut -c1-120)" \
+      || record FAIL max-gpu-memory-enforced "see $OUT/e2e-cap.log"
+  fi
+  # A first GPU throughput figure: Qwen3-0.6B shape, fp32 storage (not the issue's NF4/bf16 bench).
+  B06="$OUT/qwen3-0.6b"
+  "$ENGINE" make-model --arch qwen3 --preset 0.6b --dtype bf16 --out "$B06" >/dev/null 2>&1
+  python3 -c "
+import json
+for i in range(64): print(json.dumps({'input': '民法の条文 ' * 60 + str(i), 'output': 'a ' * 100}, ensure_ascii=False))" >"$OUT/long.jsonl"
+  if "$ENGINE" train --model-name "$B06" --train-file "$OUT/long.jsonl" --output-dir "$OUT/b06" --device cuda \
+       --max-steps-override 10 --batch-size 2 --max-seq-length 1024 --target-modules all-linear --lora-r 16 \
+       --lora-dropout 0 \
+       --logging-steps 5 >"$OUT/bench-0.6b.log" 2>&1; then
+    record INFO bench-0.6b-fp32-cuda "$(grep '^step 10/' "$OUT/bench-0.6b.log" | sed 's/  */ /g')"
+  else
+    record FAIL bench-0.6b-fp32-cuda "see $OUT/bench-0.6b.log"
+  fi
+fi
+for c in nf4-bf16-storage-on-gpu gpus-2-nccl peft-parity-bf16-cuda bench-8b-nf4-10G; do
+  record SKIP "$c" "not implemented yet (docs/training.md)"
 done
 echo
 printf '| %-36s | %-6s | %s\n' check result note

@@ -1,0 +1,150 @@
+#include "engine/train/checkpoint.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "engine/model/safetensors.h"
+
+namespace ritsu::train {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+json TrainProgress::ToJson() const {
+  return {{"format_version", kCheckpointFormatVersion},
+          {"global_step", global_step},
+          {"max_steps", total_steps},
+          {"data_epoch", epoch},
+          {"data_next_batch", next_batch},
+          {"seed", seed},
+          {"loss_sum_all", loss_sum_all},
+          {"window_loss", window_loss},
+          {"window_steps", window_steps},
+          {"tokens_seen", tokens_seen},
+          {"log_history", log_history}};
+}
+
+Result<TrainProgress> TrainProgress::FromJson(const json& j, const std::string& source) {
+  TrainProgress p;
+  try {
+    if (j.at("format_version").get<int>() != kCheckpointFormatVersion) {
+      return Status::InvalidArgument(source + ": format_version " + j.at("format_version").dump() + " is not " +
+                                     std::to_string(kCheckpointFormatVersion));
+    }
+    p.global_step = j.at("global_step").get<int64_t>();
+    p.total_steps = j.at("max_steps").get<int64_t>();
+    p.epoch = j.at("data_epoch").get<int64_t>();
+    p.next_batch = j.at("data_next_batch").get<int64_t>();
+    p.seed = j.at("seed").get<uint64_t>();
+    p.loss_sum_all = j.at("loss_sum_all").get<double>();
+    p.window_loss = j.at("window_loss").get<double>();
+    p.window_steps = j.at("window_steps").get<int64_t>();
+    p.tokens_seen = j.at("tokens_seen").get<int64_t>();
+    p.log_history = j.at("log_history");
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(source + ": " + e.what());
+  }
+  return p;
+}
+
+namespace {
+
+std::string ParamKey(const LoraParam& p, const char* which, const char* moment) {
+  return "base_model.model." + engine::LinearModulePath(p.layer, p.module) + ".lora_" + which + ".weight." + moment;
+}
+
+Status WriteJson(const fs::path& path, const json& j) {
+  std::ofstream out(path);
+  out << j.dump(1) << "\n";
+  out.flush();
+  if (!out) return Status::IOError("writing " + path.string() + " failed (disk full?)");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status SaveCheckpoint(const std::string& dir, const LoraNet& net, const engine::LoraConfig& lora,
+                      const TrainProgress& progress) {
+  const fs::path final_dir(dir);
+  const fs::path tmp = final_dir.string() + ".tmp";
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  Status st = net.ToAdapter(lora).Save(tmp.string(), engine::DType::kF32);
+  std::vector<engine::TensorData> opt;
+  for (const LoraParam& p : net.params()) {
+    opt.push_back(engine::TensorData::FromFloat(ParamKey(p, "A", "exp_avg"), engine::DType::kF32, {p.r, p.in_features}, net.Host(p.m_a)));
+    opt.push_back(engine::TensorData::FromFloat(ParamKey(p, "A", "exp_avg_sq"), engine::DType::kF32, {p.r, p.in_features}, net.Host(p.v_a)));
+    opt.push_back(engine::TensorData::FromFloat(ParamKey(p, "B", "exp_avg"), engine::DType::kF32, {p.out_features, p.r}, net.Host(p.m_b)));
+    opt.push_back(engine::TensorData::FromFloat(ParamKey(p, "B", "exp_avg_sq"), engine::DType::kF32, {p.out_features, p.r}, net.Host(p.v_b)));
+  }
+  if (st.ok()) st = engine::WriteSafetensors((tmp / "optimizer.safetensors").string(), opt, {{"format", "ritsu-adamw"}});
+  if (st.ok()) st = WriteJson(tmp / "trainer_state.json", progress.ToJson());
+  if (!st.ok()) {
+    fs::remove_all(tmp, ec);
+    return Status::IOError("checkpoint " + dir + " not written, earlier checkpoints are intact: " + st.ToString());
+  }
+  // Replace an existing directory of the same name only after the new one is complete.
+  const fs::path old = final_dir.string() + ".old";
+  fs::remove_all(old, ec);
+  if (fs::exists(final_dir)) fs::rename(final_dir, old, ec);
+  fs::rename(tmp, final_dir, ec);
+  if (ec) return Status::IOError("renaming " + tmp.string() + " to " + dir + ": " + ec.message());
+  fs::remove_all(old, ec);
+  return Status::Ok();
+}
+
+Result<TrainProgress> LoadCheckpoint(const std::string& dir, LoraNet& net) {
+  RITSU_ASSIGN_OR_RETURN(engine::LoraAdapter ad, engine::LoraAdapter::Load(dir, net.config()));
+  RITSU_ASSIGN_OR_RETURN(auto opt, engine::Checkpoint::OpenFile((fs::path(dir) / "optimizer.safetensors").string()));
+  for (LoraParam& p : net.params()) {
+    const engine::LoraWeights* w = ad.Find(p.layer, p.module);
+    if (!w || w->r != p.r) {
+      return Status::InvalidArgument(dir + ": the checkpoint's adapter does not have " +
+                                     engine::LinearModulePath(p.layer, p.module) + " with r=" + std::to_string(p.r) +
+                                     " (resume with the same --lora-r and --target-modules)");
+    }
+    net.SetFromHost(p.a, w->a);
+    net.SetFromHost(p.b, w->b);
+    const std::vector<int64_t> shape_a = {p.r, p.in_features}, shape_b = {p.out_features, p.r};
+    RITSU_ASSIGN_OR_RETURN(auto m_a, opt->ReadFloat(ParamKey(p, "A", "exp_avg"), shape_a));
+    RITSU_ASSIGN_OR_RETURN(auto v_a, opt->ReadFloat(ParamKey(p, "A", "exp_avg_sq"), shape_a));
+    RITSU_ASSIGN_OR_RETURN(auto m_b, opt->ReadFloat(ParamKey(p, "B", "exp_avg"), shape_b));
+    RITSU_ASSIGN_OR_RETURN(auto v_b, opt->ReadFloat(ParamKey(p, "B", "exp_avg_sq"), shape_b));
+    net.SetFromHost(p.m_a, m_a);
+    net.SetFromHost(p.v_a, v_a);
+    net.SetFromHost(p.m_b, m_b);
+    net.SetFromHost(p.v_b, v_b);
+  }
+  if (ad.weights.size() != net.params().size()) {
+    return Status::InvalidArgument(dir + ": the checkpoint's adapter targets other modules than --target-modules");
+  }
+  const fs::path state_path = fs::path(dir) / "trainer_state.json";
+  std::ifstream in(state_path);
+  if (!in) return Status::NotFound(state_path.string() + ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json j = json::parse(ss.str(), nullptr, false);
+  if (j.is_discarded()) return Status::InvalidArgument(state_path.string() + ": not valid JSON");
+  return TrainProgress::FromJson(j, state_path.string());
+}
+
+std::string LatestCheckpoint(const std::string& output_dir) {
+  std::error_code ec;
+  int64_t best = -1;
+  std::string best_path;
+  for (const auto& e : fs::directory_iterator(output_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("checkpoint-", 0) != 0 || !e.is_directory()) continue;
+    const std::string num = name.substr(11);
+    if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos) continue;
+    const int64_t n = std::stoll(num);
+    if (n > best) {
+      best = n;
+      best_path = e.path().string();
+    }
+  }
+  return best_path;
+}
+
+}  // namespace ritsu::train

@@ -1,0 +1,313 @@
+#include "engine/train/trainer.h"
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/model/config.h"
+#include "engine/model/safetensors.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "engine/train/checkpoint.h"
+#include "engine/train/lora_net.h"
+#include "engine/train/lr_schedule.h"
+#include "engine/train/train_data.h"
+
+namespace ritsu::train {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+uint64_t MicroBatchSeed(uint64_t seed, int64_t step, int64_t micro) {
+  uint64_t z = seed * 0x9e3779b97f4a7c15ull + static_cast<uint64_t>(step) * 0xbf58476d1ce4e5b9ull +
+               static_cast<uint64_t>(micro) * 0x94d049bb133111ebull + 1;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  return z ^ (z >> 31);
+}
+
+namespace {
+
+double MaxRssGiB() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / (1024.0 * 1024.0);  // ru_maxrss is KiB on Linux
+}
+
+std::string Hms(double s) {
+  const int64_t t = static_cast<int64_t>(s + 0.5);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%02lld:%02lld:%02lld", static_cast<long long>(t / 3600),
+                static_cast<long long>(t / 60 % 60), static_cast<long long>(t % 60));
+  return buf;
+}
+
+Status CopyTokenizerFiles(const std::string& model_dir, const std::string& out_dir) {
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
+                           "special_tokens_map.json", "added_tokens.json"}) {
+    const fs::path src = fs::path(model_dir) / name;
+    if (!fs::exists(src)) continue;
+    std::error_code ec;
+    fs::copy_file(src, fs::path(out_dir) / name, fs::copy_options::overwrite_existing, ec);
+    if (ec) return Status::IOError("copying " + src.string() + " to " + out_dir + ": " + ec.message());
+  }
+  return Status::Ok();
+}
+
+Status WriteJsonFile(const std::string& path, const json& j) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << j.dump(2) << "\n";
+    f.flush();
+    if (!f) return Status::IOError("writing " + tmp + " failed (disk full?)");
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return Status::IOError("renaming " + tmp + ": " + ec.message());
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, std::ostream& err);
+
+Result<TrainSummary> RunTraining(const TrainOptions& o, std::ostream& out, std::ostream& err) {
+  try {
+    return RunTrainingImpl(o, out, err);
+  } catch (const TrainOutOfMemory& e) {
+    return Status::FailedPrecondition(std::string("out of device memory: ") + e.what());
+  }
+}
+
+Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, std::ostream& err) {
+  if (o.gpus > 1) {
+    return Status::FailedPrecondition("--gpus " + std::to_string(o.gpus) +
+                                      ": multi-GPU data parallel is not built yet; use --gpus 1");
+  }
+  if (!o.max_gpu_memory.empty() && o.device != "cuda") {
+    err << "train: --max-gpu-memory applies to --device cuda only; ignored on cpu\n";
+  }
+  if (!fs::is_directory(o.model_name)) {
+    return Status::NotFound("--model-name " + o.model_name + ": not a model directory (config.json + safetensors)");
+  }
+  RITSU_ASSIGN_OR_RETURN(engine::ModelConfig config, engine::LoadModelConfig(o.model_name));
+  RITSU_ASSIGN_OR_RETURN(auto ck, engine::Checkpoint::OpenDir(o.model_name));
+  RITSU_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::Load(o.model_name));
+
+  // Data.
+  ReadReport read_report;
+  RITSU_ASSIGN_OR_RETURN(auto raw, ReadTrainJsonl(o.train_file, o.on_bad_line, &read_report));
+  for (const auto& m : read_report.messages) err << "train: skipped " << m << "\n";
+  RITSU_ASSIGN_OR_RETURN(raw, FilterByMode(std::move(raw), o.train_mode));
+  TokenizeReport tok_report;
+  std::vector<TokenizedSample> samples = TokenizeSamples(raw, tok, o.prompt_format, o.max_seq_length, &tok_report);
+  for (const auto& s : samples) {
+    for (int32_t id : s.ids) {
+      if (id < 0 || id >= config.vocab_size) {
+        return Status::InvalidArgument(o.train_file + ":" + std::to_string(s.line) + ": token id " + std::to_string(id) +
+                                       " is outside the model's vocabulary of " + std::to_string(config.vocab_size));
+      }
+    }
+  }
+  out << "train: " << raw.size() << " samples (mode " << o.train_mode << "), " << tok_report.truncated
+      << " truncated to " << o.max_seq_length << " tokens, " << tok_report.dropped_no_output
+      << " dropped with no output tokens left, " << read_report.skipped_lines << " bad lines skipped\n";
+  if (samples.empty()) return Status::InvalidArgument("--train-file " + o.train_file + ": no sample left to train on");
+
+  // Model + LoRA.
+  engine::LoraConfig lora;
+  lora.r = o.lora_r;
+  lora.lora_alpha = o.lora_alpha;
+  lora.lora_dropout = o.lora_dropout;
+  lora.use_rslora = o.use_rslora;
+  lora.target_modules = o.target_modules;
+  lora.base_model_name_or_path = o.model_name;
+  const engine::LoraAdapter init = engine::LoraAdapter::Init(config, lora, o.seed);
+  std::unique_ptr<TrainDevice> device;
+  if (o.device == "cuda") {
+    RITSU_ASSIGN_OR_RETURN(device, MakeCudaTrainDevice(o.device_ordinal, o.max_gpu_memory_bytes));
+  } else {
+    device = MakeCpuTrainDevice();
+  }
+  const std::string device_name = device->name();
+  RITSU_ASSIGN_OR_RETURN(auto net, LoraNet::Create(config, *ck, o.use_4bit, init, std::move(device)));
+  int64_t n_params = 0;
+  for (const auto& p : net->params()) n_params += static_cast<int64_t>(p.a.size() + p.b.size());
+
+  const int64_t n = static_cast<int64_t>(samples.size());
+  const int64_t batches_per_epoch = (n + o.batch_size - 1) / o.batch_size;
+  const int64_t accum = o.gradient_accumulation_steps;
+  const int64_t total_steps = o.max_steps_override > 0
+                                  ? o.max_steps_override
+                                  : std::max<int64_t>(1, (o.num_epochs * batches_per_epoch + accum - 1) / accum);
+  const int64_t warmup = WarmupSteps(o.warmup_ratio, total_steps);
+
+  std::error_code ec;
+  fs::create_directories(o.output_dir, ec);
+  if (ec) return Status::IOError("--output-dir " + o.output_dir + ": " + ec.message());
+
+  TrainProgress prog;
+  prog.total_steps = total_steps;
+  prog.seed = o.seed;
+  std::string last_checkpoint;
+  if (!o.resume.empty()) {
+    const std::string dir = o.resume == "auto" ? LatestCheckpoint(o.output_dir) : o.resume;
+    if (dir.empty()) return Status::NotFound("--resume auto: no checkpoint-N directory in " + o.output_dir);
+    RITSU_ASSIGN_OR_RETURN(prog, LoadCheckpoint(dir, *net));
+    if (prog.seed != o.seed || prog.total_steps != total_steps) {
+      return Status::InvalidArgument("--resume " + dir + ": saved with --seed " + std::to_string(prog.seed) + " and " +
+                                     std::to_string(prog.total_steps) + " steps; this run has --seed " +
+                                     std::to_string(o.seed) + " and " + std::to_string(total_steps) + " steps");
+    }
+    last_checkpoint = dir;
+    out << "train: resumed from " << dir << " at step " << prog.global_step << "\n";
+  }
+  out << "train: " << config.ArchitectureName() << " " << config.num_hidden_layers << " layers, "
+      << (o.use_4bit ? "NF4 (dequantized to fp32)" : "fp32") << " frozen base on " << device_name << ", LoRA r=" << o.lora_r << " on " << net->params().size()
+      << " modules (" << n_params << " trainable parameters), " << total_steps << " steps of " << accum << " x "
+      << o.batch_size << " samples, warmup " << warmup << "\n";
+
+  if (o.parity_dump && prog.global_step == 0) {
+    RITSU_RETURN_IF_ERROR(init.Save((fs::path(o.output_dir) / "initial_adapter").string(), engine::DType::kF32));
+  }
+  json data_order = json::array();  // per step: per micro-batch: the file lines of its samples
+  std::vector<int64_t> order = EpochOrder(n, o.seed, prog.epoch);
+  int64_t order_epoch = prog.epoch;
+  const auto t_start = std::chrono::steady_clock::now();
+  int64_t tokens_this_run = 0;
+  int64_t steps_this_run = 0;
+  while (prog.global_step < total_steps) {
+    net->ZeroGrads();
+    std::vector<PackedBatch> micro;
+    for (int64_t i = 0; i < accum; ++i) {
+      if (order_epoch != prog.epoch) {
+        order = EpochOrder(n, o.seed, prog.epoch);
+        order_epoch = prog.epoch;
+      }
+      std::vector<const TokenizedSample*> picked;
+      for (int64_t j = prog.next_batch * o.batch_size; j < std::min(n, (prog.next_batch + 1) * o.batch_size); ++j) {
+        picked.push_back(&samples[static_cast<size_t>(order[static_cast<size_t>(j)])]);
+      }
+      micro.push_back(PackBatch(picked, o.loss_on_output_only));
+      if (o.parity_dump) {
+        if (i == 0) data_order.push_back(json::array());
+        json lines = json::array();
+        for (const TokenizedSample* s : picked) lines.push_back(s->line);
+        data_order.back().push_back(lines);
+      }
+      if (++prog.next_batch == batches_per_epoch) {
+        prog.next_batch = 0;
+        ++prog.epoch;
+      }
+    }
+    int64_t labels = 0, tokens = 0;
+    for (const auto& b : micro) {
+      labels += b.n_labels();
+      tokens += b.n_tokens();
+    }
+    double loss_sum = 0;
+    if (labels > 0) {
+      for (size_t i = 0; i < micro.size(); ++i) {
+        loss_sum += net->LossAndGrad(micro[i], 1.0f / static_cast<float>(labels),
+                                     MicroBatchSeed(o.seed, prog.global_step, static_cast<int64_t>(i)), true)
+                        .loss_sum;
+      }
+    }
+    const double loss = labels > 0 ? loss_sum / static_cast<double>(labels) : 0.0;
+    double sq = 0;
+    for (const auto& p : net->params()) {
+      sq += net->device().SumSquares(p.grad_a.data(), static_cast<int64_t>(p.grad_a.size()));
+      sq += net->device().SumSquares(p.grad_b.data(), static_cast<int64_t>(p.grad_b.size()));
+    }
+    const double grad_norm = std::sqrt(sq);
+    if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
+      return Status::FailedPrecondition(
+          "loss is " + std::to_string(loss) + " (grad norm " + std::to_string(grad_norm) + ") at step " +
+          std::to_string(prog.global_step + 1) + ": stopped without applying it; " +
+          (last_checkpoint.empty() ? std::string("no checkpoint was written yet")
+                                   : "the last good checkpoint is " + last_checkpoint) +
+          ". Lower --learning-rate or --max-grad-norm.");
+    }
+    const double clip = o.max_grad_norm > 0 ? std::min(1.0, o.max_grad_norm / (grad_norm + 1e-6)) : 1.0;
+    const double lr = LearningRateAt(o.lr_scheduler, o.learning_rate, prog.global_step, warmup, total_steps);
+    for (auto& p : net->params()) {
+      net->device().AdamW(p.a.data(), p.grad_a.data(), p.m_a.data(), p.v_a.data(), static_cast<int64_t>(p.a.size()),
+                          static_cast<float>(lr), static_cast<float>(o.weight_decay), prog.global_step + 1,
+                          static_cast<float>(clip));
+      net->device().AdamW(p.b.data(), p.grad_b.data(), p.m_b.data(), p.v_b.data(), static_cast<int64_t>(p.b.size()),
+                          static_cast<float>(lr), static_cast<float>(o.weight_decay), prog.global_step + 1,
+                          static_cast<float>(clip));
+    }
+    ++prog.global_step;
+    ++steps_this_run;
+    tokens_this_run += tokens;
+    prog.tokens_seen += tokens;
+    prog.loss_sum_all += loss;
+    prog.window_loss += loss;
+    ++prog.window_steps;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    const double tps = elapsed > 0 ? static_cast<double>(tokens_this_run) / elapsed : 0.0;
+    if (prog.global_step % o.logging_steps == 0 || prog.global_step == total_steps) {
+      const double epoch_f = static_cast<double>(prog.epoch) +
+                             static_cast<double>(prog.next_batch) / static_cast<double>(batches_per_epoch);
+      const double mean_loss = prog.window_loss / static_cast<double>(prog.window_steps);
+      const double eta = static_cast<double>(total_steps - prog.global_step) * elapsed / static_cast<double>(steps_this_run);
+      char line[512];
+      std::snprintf(line, sizeof line,
+                    "step %lld/%lld  epoch %.2f  loss %.4f  lr %.3e  grad_norm %.4f  tokens/s %.1f  mem %.2f GiB (%s)  eta %s",
+                    static_cast<long long>(prog.global_step), static_cast<long long>(total_steps), epoch_f, mean_loss,
+                    lr, grad_norm, tps,
+                    net->device().is_cuda() ? static_cast<double>(net->device().peak_bytes()) / (1ull << 30) : MaxRssGiB(),
+                    net->device().is_cuda() ? "GPU peak" : "host RSS", Hms(eta).c_str());
+      out << line << std::endl;
+      prog.log_history.push_back({{"step", prog.global_step}, {"epoch", epoch_f}, {"loss", mean_loss},
+                                  {"learning_rate", lr}, {"grad_norm", grad_norm}, {"tokens_per_second", tps}});
+      prog.window_loss = 0;
+      prog.window_steps = 0;
+    }
+    if (o.save_steps > 0 && prog.global_step % o.save_steps == 0 && prog.global_step < total_steps) {
+      const std::string dir = (fs::path(o.output_dir) / ("checkpoint-" + std::to_string(prog.global_step))).string();
+      RITSU_RETURN_IF_ERROR(SaveCheckpoint(dir, *net, lora, prog));
+      last_checkpoint = dir;
+      out << "train: saved " << dir << std::endl;
+    }
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+
+  TrainSummary sum;
+  sum.steps = prog.global_step;
+  sum.train_loss = prog.global_step > 0 ? prog.loss_sum_all / static_cast<double>(prog.global_step) : 0.0;
+  sum.tokens = tokens_this_run;
+  sum.seconds = seconds;
+  sum.tokens_per_s = seconds > 0 ? static_cast<double>(tokens_this_run) / seconds : 0.0;
+
+  // The final adapter directory (fp32 masters, as peft saves a float32 LoRA).
+  RITSU_RETURN_IF_ERROR(net->ToAdapter(lora).Save(o.output_dir, engine::DType::kF32));
+  RITSU_RETURN_IF_ERROR(CopyTokenizerFiles(o.model_name, o.output_dir));
+  json state = prog.ToJson();
+  state["train_loss"] = sum.train_loss;
+  state["train_runtime"] = seconds;
+  state["train_tokens_per_second"] = sum.tokens_per_s;
+  state["device"] = net->device().name();
+  state["peak_device_memory_bytes"] = net->device().peak_bytes();
+  RITSU_RETURN_IF_ERROR(WriteJsonFile((fs::path(o.output_dir) / "trainer_state.json").string(), state));
+  if (o.parity_dump) {
+    RITSU_RETURN_IF_ERROR(WriteJsonFile((fs::path(o.output_dir) / "data_order.json").string(), data_order));
+  }
+  if (const char* mf = std::getenv("RITSU_METRICS_FILE"); mf && *mf) {
+    RITSU_RETURN_IF_ERROR(WriteJsonFile(mf, {{"train_loss", sum.train_loss}, {"steps", sum.steps},
+                                             {"tokens_per_second", sum.tokens_per_s},
+                                             {"train_runtime", seconds}, {"tokens", sum.tokens}}));
+  }
+  out << "train: done, " << sum.steps << " steps, train_loss " << sum.train_loss << ", " << sum.tokens_per_s
+      << " tokens/s, adapter in " << o.output_dir << std::endl;
+  return sum;
+}
+
+}  // namespace ritsu::train
