@@ -26,7 +26,10 @@ int CmdKeys(Context&, const std::vector<std::string>&);
 
 const std::vector<CommandInfo>& Commands() {
   static const std::vector<CommandInfo> kCommands = {
-      {"submit", "queue a task: submit exec [flags] -- CMD ARGS... (prints its id)", CmdSubmit},
+      {"submit", "queue a task: submit exec [flags] -- CMD ARGS... | submit train|eval|merge [flags] (prints its id)", CmdSubmit},
+      {"run", "run a train|eval|merge job in the foreground (no scheduler), same flags as submit", CmdRun},
+      {"compare", "compare two evaluation outputs: accuracy delta, improved/regressed, label shift", CmdCompare},
+      {"rescore", "re-parse an evaluation output's responses: rescore OLD.json --output NEW.json", CmdRescore},
       {"status", "counts per state and the newest tasks [--state S] [--sweep ID] [--json]", CmdStatus},
       {"show", "one task in full: spec, attempts, exit status, times [--json]", CmdShow},
       {"logs", "a task's output; -f follows it until the task ends [--attempt N]", CmdLogs},

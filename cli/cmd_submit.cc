@@ -106,12 +106,15 @@ Result<TaskSpec> BuildExecSpec(const ParsedArgs& a, const std::string& cwd) {
 int CmdSubmit(Context& ctx, const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
     *ctx.out << "usage: ritsu submit exec [flags] -- CMD [ARGS...]\n"
-                "(train, eval and merge arrive with the engine)\n";
+                "       ritsu submit train|eval|merge [job flags...] [queue flags...]   (docs/jobs.md)\n";
     return args.empty() ? kExitUsage : kExitOk;
   }
+  if (auto kind = ParseTaskKind(args[0]); kind.ok() && *kind != TaskKind::kExec) {
+    return CmdSubmitJob(ctx, *kind, std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   if (args[0] != "exec") {
-    std::string guess = DidYouMean(args[0], {"exec"});
-    *ctx.err << fmt::format("ritsu submit: unknown task kind '{}'{}; this build submits: exec\n", args[0],
+    std::string guess = DidYouMean(args[0], {"exec", "train", "eval", "merge"});
+    *ctx.err << fmt::format("ritsu submit: unknown task kind '{}'{}; kinds: exec, train, eval, merge\n", args[0],
                             guess.empty() ? "" : fmt::format(" (did you mean '{}'?)", guess));
     return kExitUsage;
   }

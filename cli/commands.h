@@ -47,6 +47,18 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
 Result<TaskSpec> BuildExecSpec(const ParsedArgs& a, const std::string& cwd);
 ArgParser SubmitExecParser();
 
+// ritsu submit train|eval|merge and ritsu run train|eval|merge (cli/cmd_job.cc).
+int CmdSubmitJob(Context& ctx, TaskKind kind, const std::vector<std::string>& args);
+int CmdRun(Context& ctx, const std::vector<std::string>& args);
+// `ritsu compare A.json B.json` and `ritsu rescore OLD.json --output NEW.json`: the engine's
+// evaluation tools, run in the foreground.
+int CmdCompare(Context& ctx, const std::vector<std::string>& args);
+int CmdRescore(Context& ctx, const std::vector<std::string>& args);
+// Runs `ritsu-engine engine_args...` with this terminal; returns its exit code (128+signal).
+int RunEngine(Context& ctx, const std::string& command, std::vector<std::string> engine_args);
+// ritsu-engine for `ritsu run`: $RITSU_ENGINE, beside ritsu, the build tree's engine/app/, PATH.
+std::string FindEngineBinary();
+
 // Maps a Status to an exit code and prints "ritsu CMD: message" on err.
 int ReportError(Context& ctx, const std::string& command, const Status& st);
 

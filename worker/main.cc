@@ -41,11 +41,11 @@ std::filesystem::path ExeDir() {
   return ec ? std::filesystem::path(".") : p.parent_path();
 }
 
-// ritsu-engine next to this binary (installed layout), in the build tree's engine/ folder, or
+// ritsu-engine next to this binary (installed layout), in the build tree (engine/app/), or
 // on PATH, in that order.
 std::string FindEngine() {
   std::error_code ec;
-  for (auto p : {ExeDir() / "ritsu-engine", ExeDir() / ".." / "engine" / "ritsu-engine"}) {
+  for (auto p : {ExeDir() / "ritsu-engine", ExeDir() / ".." / "engine" / "app" / "ritsu-engine"}) {
     if (std::filesystem::exists(p, ec)) return std::filesystem::weakly_canonical(p, ec).string();
   }
   return "ritsu-engine";

@@ -26,7 +26,8 @@ echo "== parity"
 timeout 330 tests/parity/run_all.sh $b "$out/parity" > "$out/parity.log" 2>&1; echo "parity rc=$?"
 grep -E "^(PASS|FAIL|SKIP)" "$out/parity/summary.txt" 2>/dev/null
 rm -rf "$out/parity/checkpoints"
-tar -czf "$out/parity.tgz" -C "$out" parity && rm -rf "$out/parity"   # at most 8 files come back
+cp "$out/parity/hf_logits.json" "$out/" 2>/dev/null   # the CI golden (engine/model/tests/golden/)
+tar -czf "$out/parity.tgz" --exclude="*adapter*" --exclude="*.safetensors" -C "$out" parity && rm -rf "$out/parity"   # at most 8 files come back
 
 echo "== 8B-shaped checkpoint"
 m=/tmp/q8b
@@ -37,6 +38,14 @@ for q in "" --load-in-4bit; do
      --max-new-tokens 128 --ignore-eos > /tmp/gen.txt 2> /tmp/gen.err
   tail -3 /tmp/gen.err | tee -a "$out/generate.txt"
 done
+echo "== prefill: the 140 lawqa_jp prompts with their context (bench/engine/lawqa_prompts.py), 1 new token"
+if [[ -f $tok/lawqa140.jsonl ]]; then
+  for q in --load-in-4bit ""; do
+    t "$E" generate --model $m $q --device cuda --prompts "$tok/lawqa140.jsonl" --max-new-tokens 1 --max-batch 140 \
+       > /tmp/prefill.jsonl 2> /tmp/prefill.err
+    tail -2 /tmp/prefill.err | tee -a "$out/generate.txt"
+  done
+fi
 echo "== eval, $samples questions, NF4"
 for mode in norag rag; do
   extra=(--no-rag); [[ $mode == rag ]] && extra=(--top-k 3 --corpus-data data/lawqa_jp/selection.json)

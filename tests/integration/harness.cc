@@ -197,12 +197,13 @@ void Cluster::KillScheduler(int sig) {
   sched_->Wait(std::chrono::seconds(10));
 }
 
-Daemon& Cluster::StartWorker(const std::string& name, const std::string& slots) {
+Daemon& Cluster::StartWorker(const std::string& name, const std::string& slots, const std::vector<std::string>& extra) {
   auto d = std::make_unique<Daemon>(
       [&] {
         std::vector<std::string> argv{BinaryPath("worker/ritsu-worker"), "--scheduler", endpoint(), "--name", name,
                                       "--spool-dir", (dir_ / ("spool-" + name)).string(), "--kill-grace", "2s"};
         if (!slots.empty()) argv.insert(argv.end(), {"--slots", slots});
+        argv.insert(argv.end(), extra.begin(), extra.end());
         return argv;
       }(),
       dir_ / ("worker-" + name + ".log"));

@@ -64,7 +64,8 @@ class Cluster {
   void StartScheduler();
   void KillScheduler(int sig = 9);
   // slots "" = GPU discovery (NVML).
-  Daemon& StartWorker(const std::string& name, const std::string& slots);
+  // extra: more worker flags (e.g. --engine PATH for train/eval/merge tasks).
+  Daemon& StartWorker(const std::string& name, const std::string& slots, const std::vector<std::string>& extra = {});
   void KillWorker(const std::string& name, int sig = 9);
 
   // `ritsu --scheduler ENDPOINT args...`
