@@ -9,6 +9,7 @@
 #include "kernels/embedding/embedding.h"
 #include "kernels/loss/loss.h"
 #include "kernels/matmul/matmul.h"
+#include "kernels/nf4/nf4.h"
 #include "kernels/norm/norm.h"
 #include "kernels/optim/optim.h"
 #include "kernels/rope/rope.h"
@@ -93,6 +94,9 @@ class CpuTrainDevice final : public TrainDevice {
     ap.step = step;
     ap.grad_scale = grad_scale;
     k::adamw_step(p, g, m, v, n, ap, nullptr);
+  }
+  void Nf4Dequantize(const kernels::Nf4Tensor& w, float* out) override {
+    k::nf4_dequantize<float>(w, 0, w.rows, out, nullptr);
   }
   double SumSquares(const float* x, int64_t n) override {
     double s = 0;

@@ -1,5 +1,5 @@
 // TrainDevice on one CUDA GPU: kernels::cuda (cuBLAS gemm, flash attention fwd/bwd, ...),
-// fp32 storage, the default stream. Built only with CUDA (engine/train/CMakeLists.txt).
+// fp32 activations (the frozen linears NF4 with --use-4bit, see LoraNet), the default stream. Built only with CUDA (engine/train/CMakeLists.txt).
 // --max-gpu-memory is a hard cap on the bytes this device allocates: a request past it stops
 // the run with the request, the bytes in use and the cap (TrainOutOfMemory, caught by the
 // trainer and reported as an error, never a crash).
@@ -16,6 +16,7 @@
 #include "kernels/embedding/embedding.h"
 #include "kernels/loss/loss.h"
 #include "kernels/matmul/matmul.h"
+#include "kernels/nf4/nf4.h"
 #include "kernels/norm/norm.h"
 #include "kernels/optim/optim.h"
 #include "kernels/rope/rope.h"
@@ -25,9 +26,14 @@ namespace {
 
 namespace k = ritsu::kernels::cuda;
 
+// Small caps (tests, 8M) would all print as "0.00 GiB": MiB below 1 GiB.
 std::string GiB(size_t b) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(b) / (1ull << 30));
+  if (b < (1ull << 30)) {
+    std::snprintf(buf, sizeof buf, "%.2f MiB", static_cast<double>(b) / (1ull << 20));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(b) / (1ull << 30));
+  }
   return buf;
 }
 
@@ -36,7 +42,7 @@ class CudaTrainDevice final : public TrainDevice {
   CudaTrainDevice(int ordinal, size_t cap) : ordinal_(ordinal), cap_(cap) {
     cudaDeviceProp prop{};
     RITSU_CUDA_CHECK(cudaGetDeviceProperties(&prop, ordinal));
-    name_ = "cuda:" + std::to_string(ordinal) + " " + prop.name + " (fp32)";
+    name_ = "cuda:" + std::to_string(ordinal) + " " + prop.name + " (fp32 compute)";
     RITSU_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&scratch_), sizeof(float)));
   }
   ~CudaTrainDevice() override { cudaFree(scratch_); }
@@ -133,6 +139,9 @@ class CudaTrainDevice final : public TrainDevice {
     ap.step = step;
     ap.grad_scale = grad_scale;
     k::adamw_step(p, g, m, v, n, ap, nullptr);
+  }
+  void Nf4Dequantize(const kernels::Nf4Tensor& w, float* out) override {
+    k::nf4_dequantize<float>(w, 0, w.rows, out, nullptr);
   }
   double SumSquares(const float* x, int64_t n) override {
     k::sum_squares(x, n, scratch_, nullptr);

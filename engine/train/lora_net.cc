@@ -47,9 +47,16 @@ Result<std::vector<float>> ReadChecked(const engine::Checkpoint& ck, const std::
   return ck.ReadFloat(name, shape);
 }
 
-// Quantizes w to NF4 (bitsandbytes layout) and dequantizes it: the frozen values a QLoRA base
-// computes with.
-std::vector<float> Nf4RoundTrip(const std::vector<float>& w, int64_t rows, int64_t cols) {
+// A frozen linear stored as NF4 in the device's memory (bitsandbytes layout, quantized on the
+// host by kernels::cpu so CPU and GPU runs compute with the same values).
+struct Nf4Weight {
+  DVec<uint8_t> packed, absmax_q;
+  DVec<float> absmax_scale;
+  kernels::Nf4Tensor t;  // pointers into the three buffers above
+};
+
+Nf4Weight QuantizeToDevice(TrainDevice& d, const std::vector<float>& w, int64_t rows, int64_t cols,
+                           const float* device_code) {
   kernels::Nf4Tensor t;
   t.rows = rows;
   t.cols = cols;
@@ -62,9 +69,16 @@ std::vector<float> Nf4RoundTrip(const std::vector<float>& w, int64_t rows, int64
   t.absmax_scale = absmax_scale.data();
   t.absmax_code = kernels::nf4_absmax_code();
   kc::nf4_quantize<float>(w.data(), &t, workspace.data(), nullptr);
-  std::vector<float> out(w.size());
-  kc::nf4_dequantize<float>(t, 0, rows, out.data(), nullptr);
-  return out;
+  Nf4Weight q;
+  q.packed = d.FromHost(packed);
+  q.absmax_q = d.FromHost(absmax_q);
+  q.absmax_scale = d.FromHost(absmax_scale);
+  q.t = t;
+  q.t.packed = q.packed.data();
+  q.t.absmax_q = q.absmax_q.data();
+  q.t.absmax_scale = q.absmax_scale.data();
+  q.t.absmax_code = device_code;
+  return q;
 }
 
 }  // namespace
@@ -74,7 +88,9 @@ int64_t PackedBatch::n_labels() const {
 }
 
 struct LoraNet::Layer {
-  DVec<float> w[7];
+  DVec<float> w[7];      // without --use-4bit: fp32 copies of the frozen linears
+  Nf4Weight nf4[7];      // or NF4 ones (--use-4bit)
+  bool is_nf4 = false;
   DVec<float> q_bias, k_bias, v_bias;
   DVec<float> input_norm, post_norm, q_norm, k_norm;
   int lora[7] = {-1, -1, -1, -1, -1, -1, -1};  // index into params_
@@ -133,6 +149,11 @@ Result<std::unique_ptr<LoraNet>> LoraNet::Create(const ModelConfig& c, const eng
   if (!c.tie_word_embeddings) {
     RITSU_RETURN_IF_ERROR(load("lm_head.weight", {c.vocab_size, c.hidden_size}, &net->lm_head_));
   }
+  if (use_4bit) {
+    const float* code = kernels::nf4_absmax_code();
+    net->nf4_code_ = d.FromHost(std::vector<float>(code, code + 256));
+  }
+  int64_t max_linear = 0;
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     auto L = std::make_unique<Layer>();
     const std::string p = "model.layers." + std::to_string(l) + ".";
@@ -141,8 +162,13 @@ Result<std::unique_ptr<LoraNet>> LoraNet::Create(const ModelConfig& c, const eng
     for (LinearModule m : kAllLinearModules) {
       const auto [out_f, in_f] = LinearModuleShape(c, m);
       RITSU_ASSIGN_OR_RETURN(std::vector<float> w, ReadChecked(ck, LinearModulePath(l, m) + ".weight", {out_f, in_f}));
-      if (use_4bit) w = Nf4RoundTrip(w, out_f, in_f);
-      L->w[Idx(m)] = d.FromHost(w);
+      if (use_4bit) {
+        L->nf4[Idx(m)] = QuantizeToDevice(d, w, out_f, in_f, net->nf4_code_.data());
+        L->is_nf4 = true;
+        max_linear = std::max(max_linear, out_f * in_f);
+      } else {
+        L->w[Idx(m)] = d.FromHost(w);
+      }
       if (const engine::LoraWeights* lw = adapter.Find(l, m)) {
         LoraParam prm;
         prm.layer = l;
@@ -174,7 +200,15 @@ Result<std::unique_ptr<LoraNet>> LoraNet::Create(const ModelConfig& c, const eng
     }
     net->layers_.push_back(std::move(L));
   }
+  if (max_linear > 0) net->frozen_scratch_ = DVec<float>(&d, static_cast<size_t>(max_linear));
   return net;
+}
+
+const float* LoraNet::FrozenWeight(int64_t layer, LinearModule m) {
+  Layer& L = *layers_[static_cast<size_t>(layer)];
+  if (!L.is_nf4) return L.w[Idx(m)].data();
+  device_->Nf4Dequantize(L.nf4[Idx(m)].t, frozen_scratch_.data());
+  return frozen_scratch_.data();
 }
 
 const float* LoraNet::LmHead() const { return config_.tie_word_embeddings ? embed_.data() : lm_head_.data(); }
@@ -217,7 +251,7 @@ void LoraNet::LinearFwd(int64_t layer, LinearModule m, const float* x, int64_t T
   TrainDevice& d = *device_;
   const Layer& L = *layers_[static_cast<size_t>(layer)];
   const auto [out_f, in_f] = LinearModuleShape(config_, m);
-  MatmulWt(d, x, L.w[Idx(m)].data(), y, T, out_f, in_f, 1.0f, 0.0f);
+  MatmulWt(d, x, FrozenWeight(layer, m), y, T, out_f, in_f, 1.0f, 0.0f);
   const DVec<float>* bias = m == LinearModule::kQ ? &L.q_bias : m == LinearModule::kK ? &L.k_bias
                             : m == LinearModule::kV ? &L.v_bias : nullptr;
   if (bias && !bias->empty()) d.AddBias(y, bias->data(), T, out_f);
@@ -250,7 +284,7 @@ void LoraNet::LinearBwd(int64_t layer, LinearModule m, const float* dy, int64_t 
   const Layer& L = *layers_[static_cast<size_t>(layer)];
   const auto [out_f, in_f] = LinearModuleShape(config_, m);
   // dx += dy W (frozen base).
-  d.Gemm(false, false, T, in_f, out_f, 1.0f, dy, out_f, L.w[Idx(m)].data(), in_f, 1.0f, dx_accum, in_f);
+  d.Gemm(false, false, T, in_f, out_f, 1.0f, dy, out_f, FrozenWeight(layer, m), in_f, 1.0f, dx_accum, in_f);
   const int pi = L.lora[Idx(m)];
   if (pi < 0) return;
   LoraParam& p = params_[static_cast<size_t>(pi)];
@@ -401,7 +435,7 @@ LossResult LoraNet::LossAndGrad(const PackedBatch& host_batch, float grad_scale,
   DVec<float> dx(&d, sz(T * H));
   d.Zero(dx.data(), dx.size() * sizeof(float));
   const float eps = static_cast<float>(c.rms_norm_eps);
-  const int64_t CR = kLossChunkRows;
+  const int64_t CR = d.is_cuda() ? kLossChunkRowsCuda : kLossChunkRows;
   DVec<float> xin(&d, sz(CR * H)), hf(&d, sz(CR * H)), rstd(&d, sz(CR)), logits(&d, sz(CR * V)), dh(&d, sz(CR * H)),
       dxin(&d, sz(CR * H)), loss(&d, sz(CR));
   DVec<int32_t> labels(&d, sz(CR));

@@ -59,8 +59,8 @@ struct LossResult {
 
 class LoraNet {
  public:
-  // Reads the frozen base from `ck` (every tensor checked against `config`), quantizing the
-  // seven decoder linears to NF4 and back when use_4bit. The LoRA pairs come from `adapter`
+  // Reads the frozen base from `ck` (every tensor checked against `config`); with use_4bit the
+  // seven decoder linears are quantized to NF4 on the host and stored packed on the device. The LoRA pairs come from `adapter`
   // (its config gives r, alpha, dropout, targets).
   // `device` null = the host (kernels::cpu).
   static Result<std::unique_ptr<LoraNet>> Create(const ModelConfig& config, const engine::Checkpoint& ck,
@@ -89,8 +89,10 @@ class LoraNet {
   // The current A/B as a PEFT adapter (for saving).
   engine::LoraAdapter ToAdapter(const engine::LoraConfig& config) const;
 
-  // Rows of logits materialised at once by the chunked cross-entropy.
+  // Rows of logits materialised at once by the chunked cross-entropy: few on the host (cache),
+  // more on a GPU so the lm_head gemm fills the device (256 x 151,936 fp32 = 156 MB).
   static constexpr int64_t kLossChunkRows = 16;
+  static constexpr int64_t kLossChunkRowsCuda = 256;
 
  private:
   struct Layer;
@@ -105,12 +107,16 @@ class LoraNet {
   void BlockBwd(int64_t layer, const DeviceBatch& batch, BlockActs& acts, float* dx);
   DeviceBatch Upload(const PackedBatch& batch);
   const float* LmHead() const;
+  // The fp32 values of a frozen decoder linear: its dense copy, or its NF4 copy dequantized into
+  // frozen_scratch_ (valid until the next call).
+  const float* FrozenWeight(int64_t layer, LinearModule m);
 
   std::unique_ptr<TrainDevice> device_;  // first member: outlives every buffer
   ModelConfig config_;
   float scale_ = 0;
   double dropout_ = 0;
   DVec<float> embed_, final_norm_, lm_head_;
+  DVec<float> nf4_code_, frozen_scratch_;  // NF4 absmax code table; one dequantized linear
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<LoraParam> params_;
 };

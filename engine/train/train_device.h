@@ -1,8 +1,8 @@
 // Where LoraNet's numbers live and which kernels compute them: the host with kernels::cpu
 // (the oracle, CI) or one CUDA device with kernels::cuda. Every op forwards to the kernel of
 // the same name and signature (kernels/<family>/<family>.h), so LoraNet is written once.
-// Storage is fp32 on both (the CUDA path is the first, simple GPU version: dense fp32 frozen
-// weights; NF4/bf16 storage is the next step, see docs/training.md).
+// Storage: fp32 activations and LoRA; with --use-4bit the frozen decoder linears are kept as
+// NF4 (bitsandbytes layout) and dequantized to an fp32 scratch one linear at a time.
 //
 // DVec is a resizable float/int array in the device's memory. Thread-safety: one thread.
 #pragma once
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "kernels/nf4/nf4.h"
 
 namespace ritsu::train {
 
@@ -92,6 +93,9 @@ class TrainDevice {
   virtual void AdamW(float* p, const float* g, float* m, float* v, int64_t n, float lr, float wd, int64_t step,
                      float grad_scale) = 0;
   virtual double SumSquares(const float* x, int64_t n) = 0;
+  // out[w.rows, w.cols] = the fp32 values of the NF4 weight w (its buffers in this device's
+  // memory): the frozen QLoRA base is stored packed and dequantized one linear at a time.
+  virtual void Nf4Dequantize(const kernels::Nf4Tensor& w, float* out) = 0;
 
   // Convenience: host vector <-> DVec.
   template <class T>

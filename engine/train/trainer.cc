@@ -169,7 +169,7 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
     out << "train: resumed from " << dir << " at step " << prog.global_step << "\n";
   }
   out << "train: " << config.ArchitectureName() << " " << config.num_hidden_layers << " layers, "
-      << (o.use_4bit ? "NF4 (dequantized to fp32)" : "fp32") << " frozen base on " << device_name << ", LoRA r=" << o.lora_r << " on " << net->params().size()
+      << (o.use_4bit ? "NF4 (stored packed, dequantized per linear to fp32)" : "fp32") << " frozen base on " << device_name << ", LoRA r=" << o.lora_r << " on " << net->params().size()
       << " modules (" << n_params << " trainable parameters), " << total_steps << " steps of " << accum << " x "
       << o.batch_size << " samples, warmup " << warmup << "\n";
 

@@ -2,8 +2,10 @@
 # GPU-machine training checks: scripts/gpu/train-checks.sh BUILD_DIR OUT_DIR
 # Prints PASS/FAIL/SKIP/INFO lines and a results table: the CPU trainer suite, CPU train +
 # generate --lora, peft parity of the CPU trainer (when torch+peft exist), the CUDA trainer
-# (fp32 storage) against the CPU oracle, its memory cap, a 0.6B-shaped throughput figure.
-# Not yet covered (SKIP): NF4/bf16 storage on the GPU, --gpus N, the 8B NF4 benchmark.
+# (NF4 frozen linears with --use-4bit, fp32 compute) against the CPU oracle, its memory cap, a
+# 0.6B-shaped throughput figure. For a GPU machine that cannot build, the same checks plus the
+# 8B benchmark run from carried binaries: bench/train/gpu_bundle_checks.sh.
+# Not yet covered (SKIP): bf16 compute on the GPU, --gpus N, the 8B run under 10G.
 set -u
 BUILD=${1:?usage: train-checks.sh BUILD_DIR OUT_DIR}
 OUT=${2:?usage: train-checks.sh BUILD_DIR OUT_DIR}
@@ -52,7 +54,7 @@ if python3 -c "import torch, transformers, peft" >/dev/null 2>&1; then
 else
   record SKIP peft-parity-fp32-cpu-trainer "python torch/transformers/peft not installed"
 fi
-# The CUDA trainer (fp32 storage, kernels::cuda): one step against the CPU oracle, the memory cap.
+# The CUDA trainer (kernels::cuda): one step against the CPU oracle, the memory cap.
 if [ -x "$BUILD/engine/train/tests/train_gpu_check" ]; then
   "$BUILD/engine/train/tests/train_gpu_check" "$OUT/gpu-check" >"$OUT/train_gpu_check.log" 2>&1
   while read -r st rest; do
@@ -94,7 +96,7 @@ PY
     grep -q "max-gpu-memory" "$OUT/e2e-cap.log" && record PASS max-gpu-memory-enforced "$(tail -1 "$OUT/e2e-cap.log" | cut -c1-120)" \
       || record FAIL max-gpu-memory-enforced "see $OUT/e2e-cap.log"
   fi
-  # A first GPU throughput figure: Qwen3-0.6B shape, fp32 storage (not the issue's NF4/bf16 bench).
+  # A first GPU throughput figure: Qwen3-0.6B shape, fp32 frozen base (the NF4 one: bench/train/).
   B06="$OUT/qwen3-0.6b"
   "$ENGINE" make-model --arch qwen3 --preset 0.6b --dtype bf16 --out "$B06" >/dev/null 2>&1
   python3 -c "
@@ -109,7 +111,7 @@ for i in range(64): print(json.dumps({'input': '民法の条文 ' * 60 + str(i),
     record FAIL bench-0.6b-fp32-cuda "see $OUT/bench-0.6b.log"
   fi
 fi
-for c in nf4-bf16-storage-on-gpu gpus-2-nccl peft-parity-bf16-cuda bench-8b-nf4-10G; do
+for c in bf16-compute-on-gpu gpus-2-nccl peft-parity-bf16-cuda bench-8b-nf4-10G; do
   record SKIP "$c" "not implemented yet (docs/training.md)"
 done
 echo
