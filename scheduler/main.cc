@@ -2,6 +2,7 @@
 //   ritsud --data-dir DIR --bind tcp://HOST:PORT [--heartbeat-timeout 10s]
 //          [--heartbeat-interval 1s] [--reserve-after 3]
 //          (--curve-secret-key FILE --allowlist FILE | --insecure) [--config FILE]
+//          [--log-file PATH [--log-max-size 50M] [--log-keep 5]]
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +13,7 @@
 
 #include "auth/config_file.h"
 #include "auth/endpoint_security.h"
+#include "common/log.h"
 #include "common/units.h"
 #include "scheduler/broker.h"
 #include "scheduler/core.h"
@@ -35,10 +37,15 @@ constexpr const char* kUsage =
     "  --allowlist FILE           public keys allowed in, with roles (docs/security.md)\n"
     "  --insecure                 plain TCP without CURVE instead (loopback development only)\n"
     "  --config FILE              TOML file of these flags without '--' (command line wins)\n"
+    "  --log-file PATH            write this daemon's log there instead of stderr, rotated by size\n"
+    "  --log-max-size SIZE        rotate PATH -> PATH.1 -> ... when it would pass this (default 50M)\n"
+    "  --log-keep N               old files kept, PATH.1 .. PATH.N; older ones are dropped (default 5)\n"
     "  --help                     this text\n";
 
+// Before the log is open (bad flags) this is plain stderr; afterwards the log file as well.
 int Fail(const std::string& msg) {
-  std::fprintf(stderr, "ritsud: %s\n", msg.c_str());
+  if (ritsu::log::Installed()) ritsu::log::Error("{}", msg);
+  else std::fprintf(stderr, "ritsud: %s\n", msg.c_str());
   return 2;
 }
 
@@ -54,6 +61,8 @@ int main(int argc, char** argv) {
   std::string data_dir, bind;
   sched::CoreOptions copts;
   auth::ServerSecurityOptions secopts;
+  log::LogOptions log_opts;
+  log_opts.capture_stderr = true;  // the ZAP handler's reload lines go to the same file
   // --config FILE: the file's flags come first, the command line's override them.
   auto expanded = auth::ExpandConfigFlag(std::vector<std::string>(argv + 1, argv + argc));
   if (!expanded.ok()) return Fail(expanded.status().message());
@@ -95,6 +104,15 @@ int main(int argc, char** argv) {
       (key ? secopts.secret_key_file : secopts.allowlist_file) = *v;
     } else if (a == "--insecure") {
       secopts.insecure = true;
+    } else if (is("--log-file")) {
+      auto v = value("--log-file"); if (!v || v->empty()) return Fail("--log-file needs a path");
+      log_opts.file = *v;
+    } else if (is("--log-max-size")) {
+      auto v = value("--log-max-size"); if (!v) return Fail("--log-max-size needs a size like 50M");
+      if (Status st = log::SetMaxSizeFlag(*v, &log_opts); !st.ok()) return Fail(st.message());
+    } else if (is("--log-keep")) {
+      auto v = value("--log-keep"); if (!v) return Fail("--log-keep needs a number");
+      if (Status st = log::SetKeepFlag(*v, &log_opts); !st.ok()) return Fail(st.message());
     } else if (is("--reserve-after")) {
       auto v = value("--reserve-after"); if (!v) return Fail("--reserve-after needs a number");
       try { copts.reserve_after = static_cast<uint32_t>(std::stoul(*v)); }
@@ -108,6 +126,11 @@ int main(int argc, char** argv) {
   if (copts.heartbeat_interval_ms * 2 > copts.heartbeat_timeout_ms) {
     return Fail("--heartbeat-timeout must be at least twice --heartbeat-interval");
   }
+
+  // The log first: an unusable --log-file stops the daemon before it touches the store or serves.
+  auto logger = log::Logger::Open(log_opts, "ritsud");
+  if (!logger.ok()) return Fail(logger.status().message());
+  log::Install(std::move(logger).value());
 
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
@@ -132,7 +155,7 @@ int main(int argc, char** argv) {
   std::string security_warning;
   auto security = auth::ServerSecurity::Create(broker.zmq_context(), secopts, &security_warning);
   if (!security.ok()) return Fail(security.status().message());
-  if (!security_warning.empty()) std::fprintf(stderr, "ritsud: %s\n", security_warning.c_str());
+  if (!security_warning.empty()) log::Warn("{}", security_warning);
   if (!(*security)->insecure()) {
     broker.SetSocketSetup([&](zmq::socket_t& s) { return (*security)->ConfigureRouter(s.handle()); });
     broker.SetAuthorizer([&](const sched::Peer& p, MsgType t) { return (*security)->Authorize(p.user_id, MsgTypeName(t)); });
@@ -145,14 +168,10 @@ int main(int argc, char** argv) {
   const auto& c = core.meta().counts;
   uint64_t total = 0;
   for (auto n : c) total += n;
-  std::fprintf(stderr, "ritsud: serving on %s (data dir %s, %llu tasks stored, %zu queued; %s)\n",
-               broker.endpoint().c_str(), data_dir.c_str(), static_cast<unsigned long long>(total),
-               core.queued_count(), (*security)->Describe().c_str());
-  std::fflush(stderr);
+  log::Info("serving on {} (data dir {}, {} tasks stored, {} queued; {})", broker.endpoint(), data_dir, total,
+            core.queued_count(), (*security)->Describe());
   Status st = broker.Run(&g_stop);
   if (!st.ok()) return Fail(st.ToString());
-  std::fprintf(stderr, "ritsud: stopped (%llu frames, %llu refused)\n",
-               static_cast<unsigned long long>(broker.stats().frames_in),
-               static_cast<unsigned long long>(broker.stats().bad_frames));
+  log::Info("stopped ({} frames, {} refused)", broker.stats().frames_in, broker.stats().bad_frames);
   return 0;
 }

@@ -1,6 +1,7 @@
 // ritsu-worker: runs the scheduler's tasks on this machine's GPUs (or CPU test slots).
 //   ritsu-worker --scheduler tcp://HOST:PORT --name NAME [--slots SPEC] [--spool-dir DIR] [--check]
 //                [--curve-server-key FILE --curve-secret-key FILE] [--config FILE]
+//                [--log-file PATH [--log-max-size 50M] [--log-keep 5]]
 #include <signal.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include "auth/config_file.h"
 #include "auth/endpoint_security.h"
 #include "cli/args.h"
+#include "common/log.h"
 #include "common/units.h"
 #include "worker/agent.h"
 #include "worker/gpu_discovery.h"
@@ -60,8 +62,10 @@ std::string DefaultSpoolDir(const std::string& name) {
   return (base / "ritsu" / ("worker-" + name)).string();
 }
 
+// Before the log is open (bad flags) this is plain stderr; afterwards the log file as well.
 int Fail(const std::string& msg) {
-  std::fprintf(stderr, "ritsu-worker: %s\n", msg.c_str());
+  if (ritsu::log::Installed()) ritsu::log::Error("{}", msg);
+  else std::fprintf(stderr, "ritsu-worker: %s\n", msg.c_str());
   return 2;
 }
 
@@ -82,6 +86,9 @@ int main(int argc, char** argv) {
       .Value("--curve-server-key", "FILE", "the scheduler's public key, NAME.pub (default $RITSU_SERVER_KEY); with --curve-secret-key: CURVE")
       .Value("--curve-secret-key", "FILE", "this worker's secret key, mode 0600 (default $RITSU_KEY)")
       .Value("--config", "FILE", "TOML file of these flags without '--' (the command line wins)")
+      .Value("--log-file", "PATH", "write this daemon's log there instead of stderr, rotated by size")
+      .Value("--log-max-size", "SIZE", "rotate PATH -> PATH.1 -> ... when it would pass this (default 50M)")
+      .Value("--log-keep", "N", "old log files kept, PATH.1 .. PATH.N; older ones are dropped (default 5)")
       .Bool("--check", "print what this worker would advertise and exit");
   // --config FILE is replaced by the file's flags before parsing (auth/config_file.h).
   auto args = ritsu::auth::ExpandConfigFlag(std::vector<std::string>(argv + 1, argv + argc));
@@ -135,6 +142,18 @@ int main(int argc, char** argv) {
   cfg.engine_path = parsed->Get("--engine", FindEngine());
   cfg.spool_dir = parsed->Get("--spool-dir", DefaultSpoolDir(cfg.name));
 
+  // Checked before --check so that a config file with a bad log setting fails there too.
+  ritsu::log::LogOptions log_opts;
+  log_opts.capture_stderr = true;  // the agent's own lines (worker/agent.cc) rotate with the log
+  log_opts.file = parsed->Get("--log-file");
+  if (parsed->Has("--log-file") && log_opts.file.empty()) return Fail("--log-file needs a path");
+  if (parsed->Has("--log-max-size")) {
+    if (auto st = ritsu::log::SetMaxSizeFlag(parsed->Get("--log-max-size"), &log_opts); !st.ok()) return Fail(st.message());
+  }
+  if (parsed->Has("--log-keep")) {
+    if (auto st = ritsu::log::SetKeepFlag(parsed->Get("--log-keep"), &log_opts); !st.ok()) return Fail(st.message());
+  }
+
   if (parsed->Has("--check")) {
     std::printf("worker     %s (host %s)\nscheduler  %s\nspool dir  %s\nengine     %s\ntags       %s\nslots      %zu\n%s",
                 cfg.name.c_str(), cfg.host.c_str(), cfg.scheduler.c_str(), cfg.spool_dir.c_str(),
@@ -149,6 +168,11 @@ int main(int argc, char** argv) {
   if (cfg.slots.empty())
     return Fail(fmt::format("no slots to offer: {}. Give CPU test slots with --slots cpu0:mem=16G or check the driver with --check",
                             discovery_note.empty() ? "GPU discovery found nothing" : discovery_note));
+
+  // The log before the spool and the scheduler: an unusable --log-file stops the worker first.
+  auto logger = ritsu::log::Logger::Open(log_opts, "ritsu-worker");
+  if (!logger.ok()) return Fail(logger.status().message());
+  ritsu::log::Install(std::move(logger).value());
 
   auto spool = ritsu::worker::Spool::Open(cfg.spool_dir);
   if (!spool.ok()) return Fail(spool.status().message());
