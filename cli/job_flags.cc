@@ -15,7 +15,7 @@ JobFlag P(std::string name, PathRole role, std::vector<std::string> aliases = {}
 
 JobFlagTable MakeTrain() {
   JobFlagTable t{TaskKind::kTrain, {}, {"--model-name", "--train-file", "--output-dir"}, "--model-name",
-                 false, true, "cpu"};
+                 false, true, "cuda"};  // what `ritsu submit` assumes; the engine's own default is cpu
   t.flags = {P("--model-name", PathRole::kModel), P("--train-file", PathRole::kInput),
              P("--output-dir", PathRole::kOutput), P("--resume", PathRole::kInput)};
   for (const char* v : {"--num-epochs", "--batch-size", "--learning-rate", "--max-seq-length",

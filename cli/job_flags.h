@@ -41,7 +41,7 @@ struct JobFlagTable {
   std::string model_flag;              // whose config.json sizes the GPU request ("" = none)
   bool engine_has_overwrite = false;   // pass --overwrite on to the engine
   bool engine_has_gpus = false;        // pass --gpus on to the engine
-  std::string default_device;          // the engine's default for --device ("" = no such flag)
+  std::string default_device;          // the device `ritsu submit` assumes when --device is not given ("" = no such flag)
 };
 
 const JobFlagTable& JobFlags(TaskKind kind);

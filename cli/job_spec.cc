@@ -67,8 +67,8 @@ int64_t IntOr(const SplitArgs& s, const std::string& flag, int64_t fallback) {
   }
 }
 
-// Whether the job runs on a CPU per its own flags: an explicit --device cpu, or the engine's
-// default device being cpu (train in this build).
+// Whether the job runs on a CPU per its own flags: an explicit --device cpu, or the kind's
+// submit-time default device (JobFlagTable::default_device) being cpu.
 bool RunsOnCpu(TaskKind kind, const SplitArgs& s) {
   const JobFlagTable& t = JobFlags(kind);
   if (t.default_device.empty()) return kind == TaskKind::kMerge;  // merge computes on the CPU
@@ -132,6 +132,9 @@ Result<JobRequest> BuildJobSpec(TaskKind kind, SplitArgs s, const std::string& c
     req.notes.push_back("resources: a CPU slot");
   } else {
     if (!s.Has("--gpus")) spec.resources.gpus = 1;
+    // `ritsu-engine train` computes on the CPU unless told otherwise: a task that holds a GPU slot
+    // must use it (the lab's seed command lines name no device).
+    if (kind == TaskKind::kTrain && !s.Job("--device")) spec.argv.insert(spec.argv.end(), {"--device", "cuda"});
     if (!s.Has("--gpu-mem")) {
       const JobArg* model = s.Job(JobFlags(kind).model_flag);
       auto shape = model ? ReadModelShape(model->value) : Result<ModelShape>(Status::NotFound("no model flag"));

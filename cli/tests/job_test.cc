@@ -91,8 +91,8 @@ TEST(JobSpec, PathsAreResolvedAgainstTheSubmittersDirectory) {
   EXPECT_EQ(req->spec.name, "train v1");
   EXPECT_EQ(req->spec.argv, (std::vector<std::string>{"--model-name", (t.path / "model").string(), "--train-file",
                                                       (t.path / "ft.jsonl").string(), "--output-dir",
-                                                      (t.path / "runs/v1").string()}));
-  EXPECT_EQ(req->spec.resources.gpus, 0u) << "train runs on the CPU unless --device cuda";
+                                                      (t.path / "runs/v1").string(), "--device", "cuda"}));
+  EXPECT_EQ(req->spec.resources.gpus, 1u) << "a submitted train asks for a GPU unless --gpus 0 / --device cpu";
 
   // An existing output is refused without --overwrite; a missing input is an error naming it.
   fs::create_directories(t.path / "runs/v1");
