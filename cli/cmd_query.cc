@@ -78,20 +78,9 @@ int CmdStatus(Context& ctx, const std::vector<std::string>& args) {
   if (req.summary_only) return kExitOk;
   if (!rep->tasks.empty()) {
     *ctx.out << "\n";
-    // The status rows carry no metrics (common/protocol.h TaskRow); the newest finished tasks'
-    // metrics come from `show`, bounded so a long listing stays one quick round trip each.
-    constexpr size_t kMetricsRows = 50;
-    size_t fetched = 0;
     Table t({"ID", "NAME", "KIND", "STATE", "TRY", "PRIO", "WORKER", "SWEEP", "UPDATED", "METRICS", "REASON"});
     for (const auto& r : rep->tasks) {
-      std::string metrics = "-";
-      if ((r.state == TaskState::kSucceeded || r.state == TaskState::kFailed) && fetched < kMetricsRows) {
-        ++fetched;
-        Show sreq;
-        sreq.task_id = r.id;
-        auto srep = client.Call<ShowReply>(sreq);
-        if (srep.ok() && !srep->task.metrics_json.empty()) metrics = Clip(MetricsSummary(srep->task.metrics_json), 60);
-      }
+      const std::string metrics = r.metrics_json.empty() ? "-" : Clip(MetricsSummary(r.metrics_json), 60);
       t.Add({std::to_string(r.id), Clip(r.name, 24), TaskKindName(r.kind), TaskStateName(r.state),
              std::to_string(r.attempt), std::to_string(r.priority), r.worker.empty() ? "-" : r.worker,
              r.sweep_id ? std::to_string(r.sweep_id) : "-", Ago(r.updated_ms) + " ago", metrics, Clip(r.reason, 70)});

@@ -77,7 +77,8 @@ std::string MetricsSummary(const std::string& text) {
 nlohmann::json ToJson(const TaskRow& r) {
   return {{"id", r.id}, {"name", r.name}, {"kind", TaskKindName(r.kind)}, {"state", TaskStateName(r.state)},
           {"attempt", r.attempt}, {"priority", r.priority}, {"worker", r.worker}, {"sweep_id", r.sweep_id},
-          {"submitted_ms", r.submitted_ms}, {"updated_ms", r.updated_ms}, {"reason", r.reason}};
+          {"submitted_ms", r.submitted_ms}, {"updated_ms", r.updated_ms}, {"reason", r.reason},
+          {"metrics", MetricsJson(r.metrics_json)}};
 }
 
 nlohmann::json ToJson(const TaskSpec& s) {

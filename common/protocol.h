@@ -286,8 +286,9 @@ struct TaskRow {                     // one line of `ritsu status`
   TimeMs submitted_ms = 0;
   TimeMs updated_ms = 0;
   std::string reason;
+  std::string metrics_json;          // final metrics of the last finished attempt, or ""
   MSGPACK_DEFINE_MAP(id, name, kind, state, attempt, priority, worker, sweep_id, submitted_ms,
-                     updated_ms, reason)
+                     updated_ms, reason, metrics_json)
 };
 struct StatusReply {
   static constexpr MsgType kType = MsgType::kStatusReply;

@@ -774,6 +774,7 @@ TaskRow Core::RowOf(const TaskRecord& r) const {
   row.submitted_ms = r.submitted_ms;
   row.updated_ms = r.updated_ms;
   row.reason = r.reason;
+  row.metrics_json = r.metrics_json;
   return row;
 }
 

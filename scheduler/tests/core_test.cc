@@ -40,6 +40,15 @@ TEST_F(CoreFixture, PlacesByPriorityThenSubmissionOrder) {
   Finish(w, ids[1], 1, 0, R"({"accuracy":0.61})");
   EXPECT_EQ(StateOf(ids[1]), TaskState::kSucceeded);
   EXPECT_EQ(Rec(ids[1]).metrics_json, R"({"accuracy":0.61})");
+  // `ritsu status` rows carry the metrics too (no per-row `show`).
+  auto status = core_->OnStatus(StatusRequest{});
+  ASSERT_TRUE(status.ok());
+  int rows_with_metrics = 0;
+  for (const auto& row : status->tasks) {
+    if (row.id == ids[1]) EXPECT_EQ(row.metrics_json, R"({"accuracy":0.61})");
+    if (!row.metrics_json.empty()) ++rows_with_metrics;
+  }
+  EXPECT_EQ(rows_with_metrics, 1);
   EXPECT_EQ(Ids(Schedule()), std::vector<TaskId>{ids[2]});
   EXPECT_EQ(core_->meta().counts[static_cast<int>(TaskState::kSucceeded)], 1u);
   EXPECT_EQ(core_->meta().counts[static_cast<int>(TaskState::kAssigned)], 3u);
