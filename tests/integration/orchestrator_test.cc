@@ -237,14 +237,16 @@ TEST(Orchestrator, ImpossibleRequestStaysQueuedWithVisibleReason) {
   c.StartScheduler();
   c.StartWorker("w", "cpu0:mem=1G");
   uint64_t id = c.SubmitExec({"--gpus", "4", "--gpu-mem", "80G"}, {"/bin/echo", "x"});
+  // The reason passes through "waiting ..." until the matcher has seen the worker's slots; wait
+  // for the final verdict, which then stays (no worker will ever hold 4 GPUs of 80G here).
   std::string reason;
   ASSERT_TRUE(WaitFor([&] {
     CmdResult st = c.Ritsu({"status", "--json"});
     nlohmann::json j = st.Json();  // a named value: range-for would not keep a temporary alive
     for (const auto& t : j["tasks"])
       if (t["id"] == id) reason = t["reason"].get<std::string>();
-    return !reason.empty();
-  }, 15s));
+    return reason.find("no worker could ever hold it") != std::string::npos;
+  }, 15s)) << "last reason: " << reason;
   EXPECT_EQ(c.State(id), "QUEUED");
   CmdResult human = c.Ritsu({"status"});
   EXPECT_NE(human.out.find(reason.substr(0, 20)), std::string::npos) << human.out;
