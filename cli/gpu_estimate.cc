@@ -51,37 +51,61 @@ Result<ModelShape> ReadModelShape(const std::string& model_dir) {
   return m;
 }
 
+namespace {
+
+// ritsu-engine train's own memory model (docs/training.md, "Memory model"), fitted to peaks
+// measured on an H100 (docs/PERFORMANCE.md: Qwen3-0.6B/8B/32B shapes, NF4, r 16 all-linear,
+// seq 1024): frozen linears (NF4 0.516 byte/parameter with its absmax tables, or bf16) + one
+// dequantization scratch, the lm_head in bf16 on the device (the embedding table stays in host
+// memory), LoRA with its gradient and AdamW moments (16 bytes per parameter), fp32 block inputs
+// kept for the backward (gradient checkpointing per block), one block's recompute and backward
+// (~20 hidden-wide + 8.2 intermediate-wide fp32 tensors per token) and 256 rows of logits.
+double TrainBytes(const ModelShape& m, const EstimateOptions& o, std::string* breakdown) {
+  const double tokens = double(o.batch) * double(o.seq), h = double(m.hidden), inter = double(m.intermediate);
+  const double q = double(m.heads * m.head_dim), kv = double(m.kv_heads * m.head_dim);
+  const double linears = double(m.LinearParams()) * (o.nf4 ? 0.516 : 2.0) + (o.nf4 ? inter * h * 2.0 : 0.0);
+  const double lm_head = double(m.vocab) * h * 2.0;
+  // in + out of one projection, averaged over the seven (q, k, v, o, gate, up, down).
+  const double in_out = ((h + q) + 2 * (h + kv) + (q + h) + 3 * (h + inter)) / 7.0;
+  const double lora = double(m.layers) * double(o.lora_targets) * double(o.lora_r) * in_out * 16.0;
+  const double checkpoints = double(m.layers + 1) * tokens * h * 4.0;
+  const double block = tokens * (20.0 * h + 8.2 * inter) * 4.0;
+  const double logits = 256.0 * double(m.vocab) * 6.0;
+  *breakdown = fmt::format("weights {} ({}) + lm_head {} + lora+adam {} + activations {} + logits {}",
+                           FormatSize(uint64_t(linears)), o.nf4 ? "nf4" : "bf16", FormatSize(uint64_t(lm_head)),
+                           FormatSize(uint64_t(lora)), FormatSize(uint64_t(checkpoints + block)),
+                           FormatSize(uint64_t(logits)));
+  return linears + lm_head + lora + checkpoints + block + logits;
+}
+
+}  // namespace
+
 Estimate EstimateGpuMemory(const ModelShape& m, const EstimateOptions& o) {
+  Estimate e;
+  if (o.kind == TaskKind::kTrain) {
+    // + 5 % and the CUDA context, cuBLAS workspace and attention scratch (~0.75 GB): the
+    // result covers nvidia-smi's peak of the measured runs by 2-5 % (cli/tests/job_test.cc).
+    std::string parts;
+    const double total = TrainBytes(m, o, &parts) * 1.05 + 0.75e9;
+    e.bytes = uint64_t(total);
+    e.breakdown = fmt::format("{} + context 750M, x1.05 = {}", parts, FormatSize(e.bytes));
+    return e;
+  }
   // Bytes per parameter: bf16 = 2; NF4 = 4 bits + one fp32 absmax per 64 weights = 0.5625
   // (bitsandbytes' double quantisation makes it ~0.53; 0.5625 stays on the safe side).
   const double linear_bpp = o.nf4 ? 0.5625 : 2.0;
   const double weights = double(m.LinearParams()) * linear_bpp + double(m.EmbeddingParams()) * 2.0;
+  // Inference (eval): the KV cache in bf16, K and V per layer per token; logits of the last
+  // position only, fp32.
   const double tokens = double(o.batch) * double(o.seq);
-  double lora = 0, work = 0, logits = 0;
-  std::string work_name;
-  if (o.kind == TaskKind::kTrain) {
-    // LoRA A (r x in) and B (out x r) per target projection; ~hidden wide on average. fp32
-    // weight + grad + two Adam moments = 16 bytes per LoRA parameter.
-    lora = double(m.layers) * double(o.lora_targets) * double(o.lora_r) * double(2 * m.hidden) * 16.0;
-    // Activations kept for backward, bf16, per token per layer: ~16 hidden-wide tensors
-    // (norms, q/k/v/o, residuals, attention output) + 3 intermediate-wide (gate, up, act).
-    work = tokens * double(m.layers) * double(16 * m.hidden + 3 * m.intermediate) * 2.0;
-    work_name = "activations";
-    logits = tokens * double(m.vocab) * 8.0;  // fp32 logits + their gradient
-  } else {
-    // KV cache, bf16: K and V per layer per token.
-    work = tokens * double(m.layers) * double(2 * m.kv_heads * m.head_dim) * 2.0;
-    work_name = "kv-cache";
-    logits = double(o.batch) * double(m.vocab) * 4.0;  // last position only, fp32
-  }
+  const double kv_cache = tokens * double(m.layers) * double(2 * m.kv_heads * m.head_dim) * 2.0;
+  const double logits = double(o.batch) * double(m.vocab) * 4.0;
   const double overhead = 512.0 * 1024 * 1024;  // CUDA context, cuBLAS workspace, allocator slack
-  const double total = (weights + lora + work + logits + overhead) * 1.1;
-  Estimate e;
+  const double total = (weights + kv_cache + logits + overhead) * 1.1;
   e.bytes = uint64_t(total);
-  e.breakdown = fmt::format("weights {} ({}) + {}{} {} + logits {} + overhead 512M, x1.1 = {}",
-                            FormatSize(uint64_t(weights)), o.nf4 ? "nf4" : "bf16",
-                            lora > 0 ? fmt::format("lora+adam {} + ", FormatSize(uint64_t(lora))) : "", work_name,
-                            FormatSize(uint64_t(work)), FormatSize(uint64_t(logits)), FormatSize(e.bytes));
+  e.breakdown = fmt::format("weights {} ({}) + kv-cache {} + logits {} + overhead 512M, x1.1 = {}",
+                            FormatSize(uint64_t(weights)), o.nf4 ? "nf4" : "bf16", FormatSize(uint64_t(kv_cache)),
+                            FormatSize(uint64_t(logits)), FormatSize(e.bytes));
   return e;
 }
 

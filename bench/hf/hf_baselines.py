@@ -17,7 +17,13 @@ os.makedirs(OUT, exist_ok=True)
 results = {"sections": {}}
 
 
+# HF_SECTIONS=make_model,load_nf4,qlora_train_8b runs only the named sections (default: all).
+ONLY = [x for x in os.environ.get("HF_SECTIONS", "").split(",") if x]
+
+
 def record(name, fn):
+    if ONLY and name not in ONLY:
+        return
     t0 = time.time()
     try:
         results["sections"][name] = fn()

@@ -14,6 +14,7 @@ static const char kUsage[] =
     "          --intermediate N --vocab N --max-position N --rope-theta X --tie-word-embeddings true|false]\n"
     "         [--initializer-range X (std of the random weights, default 0.02 as HF)]\n"
     "         [--shard-size-mb N] [--tokenizer-from DIR | --no-tokenizer] [--test-init]\n"
+    "         [--config-only (config + tokenizer, no weights: for train --random-base-seed S)]\n"
     "presets: qwen3: tiny 0.6b 1.7b 4b 8b 14b 32b custom; qwen2: tiny 0.5b 1.5b 3b 7b 14b 32b custom\n"
     "(custom starts from tiny; the size flags override any preset). --test-init draws norm weights\n"
     "and biases at random too (HF init leaves them 1 and 0), for tests and the parity harness.\n";
@@ -59,6 +60,7 @@ static Status Run(const Flags& f) {
   if (shard_mb < 1) return Status::InvalidArgument("--shard-size-mb must be >= 1");
   o.max_shard_bytes = static_cast<uint64_t>(shard_mb) << 20;
   o.test_init = f.Has("test-init");
+  o.write_weights = !f.Has("config-only");
   if (!f.Has("no-tokenizer")) {
     o.tokenizer_dir = f.Get("tokenizer-from", RITSU_DEFAULT_TOKENIZER_DIR);
     if (!std::filesystem::exists(std::filesystem::path(o.tokenizer_dir) / "tokenizer.json")) {
@@ -78,7 +80,7 @@ int MakeModelMain(int argc, char** argv) {
                             {"arch", "preset", "seed", "out", "dtype", "hidden", "layers", "heads", "kv-heads", "head-dim",
                              "intermediate", "vocab", "max-position", "rope-theta", "initializer-range", "tie-word-embeddings", "shard-size-mb",
                              "tokenizer-from"},
-                            {"no-tokenizer", "test-init", "help"});
+                            {"no-tokenizer", "test-init", "config-only", "help"});
   if (!flags.ok()) {
     std::fputs(kUsage, stderr);
     return Fail("make-model", flags.status());

@@ -87,6 +87,11 @@ std::vector<float> RandomTensorValues(const ModelConfig& c, const std::string& n
       v[static_cast<size_t>(i)] = static_cast<float>(mean + std * r * std::cos(2.0 * M_PI * u2));
       if (i + 1 < end) v[static_cast<size_t>(i + 1)] = static_cast<float>(mean + std * r * std::sin(2.0 * M_PI * u2));
     }
+    // Rounded to the stored dtype here, on every core (the writer's conversion of an already
+    // rounded value is exact, so the file does not change).
+    if (options.dtype == DType::kBF16) {
+      for (int64_t i = begin; i < end; ++i) v[static_cast<size_t>(i)] = Bf16BitsToFloat(FloatToBf16Bits(v[static_cast<size_t>(i)]));
+    }
   };
   const int64_t n_threads = std::min<int64_t>(n_chunks, std::max(1u, std::thread::hardware_concurrency()));
   if (n_threads <= 1) {
@@ -127,7 +132,8 @@ Status WriteRandomModel(const ModelConfig& config, const RandomModelOptions& opt
   RITSU_RETURN_IF_ERROR(WriteJson(fs::path(out_dir) / "generation_config.json", gen));
 
   std::vector<TensorSource> sources;
-  for (const auto& [name, shape] : CheckpointTensorShapes(config)) {
+  for (const auto& [name, shape] : options.write_weights ? CheckpointTensorShapes(config)
+                                                         : std::vector<std::pair<std::string, std::vector<int64_t>>>{}) {
     int64_t numel = 1;
     for (int64_t d : shape) numel *= d;
     const std::string n = name;
@@ -136,7 +142,9 @@ Status WriteRandomModel(const ModelConfig& config, const RandomModelOptions& opt
                          ConvertFromFloat(options.dtype, v.data(), dst, v.size());
                        }});
   }
-  RITSU_RETURN_IF_ERROR(WriteCheckpointDir(out_dir, sources, options.max_shard_bytes, {{"format", "pt"}}));
+  if (options.write_weights) {
+    RITSU_RETURN_IF_ERROR(WriteCheckpointDir(out_dir, sources, options.max_shard_bytes, {{"format", "pt"}}));
+  }
 
   if (!options.tokenizer_dir.empty()) {
     const fs::path src(options.tokenizer_dir);

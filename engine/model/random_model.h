@@ -25,12 +25,17 @@ struct RandomModelOptions {
   uint64_t max_shard_bytes = 5ull << 30;  // HF's default shard size
   // Directory holding tokenizer.json / tokenizer_config.json / LICENSE* to copy; empty = none.
   std::string tokenizer_dir;
+  // false: config.json, generation_config.json and the tokenizer only. For shapes too large to
+  // write (a 32B bf16 checkpoint is 65 GB), `ritsu-engine train --random-base-seed` draws the
+  // same values in memory (RandomTensorValues).
+  bool write_weights = true;
 };
 
 // The (name, shape) list of every tensor of a checkpoint for `config`, in HF's order.
 std::vector<std::pair<std::string, std::vector<int64_t>>> CheckpointTensorShapes(const ModelConfig& config);
 
-// The random values of tensor `name` (deterministic in seed and name).
+// The random values of tensor `name` (deterministic in seed and name), rounded to
+// options.dtype when that is bf16 (as the checkpoint stores them).
 std::vector<float> RandomTensorValues(const ModelConfig& config, const std::string& name, int64_t numel,
                                       const RandomModelOptions& options);
 

@@ -1,17 +1,24 @@
-// TrainDevice on one CUDA GPU: kernels::cuda (cuBLAS gemm, flash attention fwd/bwd, ...),
-// fp32 activations (the frozen linears NF4 with --use-4bit, see LoraNet), the default stream. Built only with CUDA (engine/train/CMakeLists.txt).
-// --max-gpu-memory is a hard cap on the bytes this device allocates: a request past it stops
-// the run with the request, the bytes in use and the cap (TrainOutOfMemory, caught by the
-// trainer and reported as an error, never a crash).
+// TrainDevice on one CUDA GPU: kernels::cuda (cuBLAS gemm, flash attention fwd/bwd, ...) on
+// the legacy default stream. Built only with CUDA (engine/train/CMakeLists.txt).
+//
+// Memory: a caching allocator. A training step allocates and frees the same buffer sizes
+// block after block; cudaFree synchronizes the device, so freed blocks are kept in per-size
+// free lists and handed out again (one stream: a block freed by the host is reused only by
+// work queued after the work that used it). --max-gpu-memory caps the bytes RESERVED from the
+// device (live + cached): a request past the cap first drops the cache, then stops the run with
+// the request, the bytes in use and the cap (TrainOutOfMemory, caught by the trainer and
+// reported as an error, never a crash).
 #include <cuda_runtime_api.h>
 
 #include <cstdio>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/train/train_device.h"
 #include "kernels/activation/activation.h"
 #include "kernels/attention/attention.h"
 #include "kernels/common/cuda_check.h"
+#include "kernels/dropout/dropout.h"
 #include "kernels/elementwise/elementwise.h"
 #include "kernels/embedding/embedding.h"
 #include "kernels/loss/loss.h"
@@ -25,6 +32,7 @@ namespace ritsu::train {
 namespace {
 
 namespace k = ritsu::kernels::cuda;
+#include "engine/train/kernel_train_device.inc"
 
 // Small caps (tests, 8M) would all print as "0.00 GiB": MiB below 1 GiB.
 std::string GiB(size_t b) {
@@ -37,32 +45,52 @@ std::string GiB(size_t b) {
   return buf;
 }
 
-class CudaTrainDevice final : public TrainDevice {
+class CudaTrainDevice final : public KernelTrainDevice {
  public:
-  CudaTrainDevice(int ordinal, size_t cap) : ordinal_(ordinal), cap_(cap) {
+  CudaTrainDevice(int ordinal, size_t cap, ComputeDtype compute) : KernelTrainDevice(compute), cap_(cap) {
     cudaDeviceProp prop{};
     RITSU_CUDA_CHECK(cudaGetDeviceProperties(&prop, ordinal));
-    name_ = "cuda:" + std::to_string(ordinal) + " " + prop.name + " (fp32 compute)";
+    name_ = "cuda:" + std::to_string(ordinal) + " " + prop.name + " (" + ComputeDtypeName(compute) + " compute)";
     RITSU_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&scratch_), sizeof(float)));
   }
-  ~CudaTrainDevice() override { cudaFree(scratch_); }
+  ~CudaTrainDevice() override {
+    ReleaseCache();
+    cudaFree(scratch_);
+  }
   bool is_cuda() const override { return true; }
   std::string name() const override { return name_; }
+
   std::shared_ptr<void> Alloc(size_t bytes) override {
-    if (cap_ > 0 && live_ + bytes > cap_) {
-      throw TrainOutOfMemory("--max-gpu-memory " + GiB(cap_) + " exceeded: a request of " + GiB(bytes) + " with " +
-                             GiB(live_) + " in use needs at least " + GiB(live_ + bytes));
-    }
+    const size_t size = (std::max<size_t>(bytes, 1) + kGranule - 1) / kGranule * kGranule;
     void* p = nullptr;
-    if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) {
-      cudaGetLastError();
-      throw TrainOutOfMemory("cudaMalloc of " + GiB(bytes) + " failed with " + GiB(live_) + " in use on " + name_);
+    auto it = free_.find(size);
+    if (it != free_.end() && !it->second.empty()) {
+      p = it->second.back();
+      it->second.pop_back();
+      cached_ -= size;
+    } else {
+      if (cap_ > 0 && reserved_ + size > cap_) ReleaseCache();
+      if (cap_ > 0 && reserved_ + size > cap_) {
+        throw TrainOutOfMemory("--max-gpu-memory " + GiB(cap_) + " exceeded: a request of " + GiB(bytes) + " with " +
+                               GiB(live_) + " in use needs at least " + GiB(live_ + size));
+      }
+      if (cudaMalloc(&p, size) != cudaSuccess) {
+        cudaGetLastError();
+        ReleaseCache();
+        if (cudaMalloc(&p, size) != cudaSuccess) {
+          cudaGetLastError();
+          throw TrainOutOfMemory("cudaMalloc of " + GiB(bytes) + " failed with " + GiB(live_) + " in use on " + name_);
+        }
+      }
+      reserved_ += size;
+      peak_reserved_ = std::max(peak_reserved_, reserved_);
     }
-    live_ += bytes;
+    live_ += size;
     peak_ = std::max(peak_, live_);
-    return std::shared_ptr<void>(p, [this, bytes](void* q) {
-      live_ -= bytes;
-      cudaFree(q);
+    return std::shared_ptr<void>(p, [this, size](void* q) {
+      live_ -= size;
+      cached_ += size;
+      free_[size].push_back(q);
     });
   }
   void Upload(void* dst, const void* host, size_t bytes) override {
@@ -72,77 +100,12 @@ class CudaTrainDevice final : public TrainDevice {
     RITSU_CUDA_CHECK(cudaMemcpy(host, src, bytes, cudaMemcpyDeviceToHost));
   }
   void Copy(void* dst, const void* src, size_t bytes) override {
-    RITSU_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+    RITSU_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, nullptr));
   }
-  void Zero(void* dst, size_t bytes) override { RITSU_CUDA_CHECK(cudaMemset(dst, 0, bytes)); }
+  void Zero(void* dst, size_t bytes) override { RITSU_CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, nullptr)); }
   size_t peak_bytes() const override { return peak_; }
-
-  void Gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
-            int64_t ldb, float beta, float* C, int64_t ldc) override {
-    k::gemm<float, float>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr);
-  }
-  void AddBias(float* x, const float* bias, int64_t rows, int64_t dim) override {
-    k::add_bias<float>(x, bias, rows, dim, dim, nullptr);
-  }
-  void Add(const float* a, const float* b, float* out, int64_t n) override { k::add<float>(a, b, out, n, nullptr); }
-  void RmsNormFwd(const float* x, const float* w, float* y, float* rstd, int64_t rows, int64_t dim, float eps) override {
-    k::rms_norm_fwd<float>(x, w, y, rstd, rows, dim, eps, nullptr);
-  }
-  void RmsNormBwd(const float* x, const float* w, const float* rstd, const float* dy, float* dx, int64_t rows,
-                  int64_t dim) override {
-    k::rms_norm_bwd<float>(x, w, rstd, dy, dx, nullptr, rows, dim, nullptr);
-  }
-  void RopeFwd(float* x, const int32_t* pos, int64_t n, int64_t heads, int64_t hd, float theta) override {
-    k::rope_fwd<float>(x, pos, n, heads, hd, heads * hd, theta, nullptr);
-  }
-  void RopeBwd(float* dx, const int32_t* pos, int64_t n, int64_t heads, int64_t hd, float theta) override {
-    k::rope_bwd<float>(dx, pos, n, heads, hd, heads * hd, theta, nullptr);
-  }
-  void FlashFwd(const float* q, const float* kk, const float* v, float* out, float* lse, const int32_t* cu,
-                int64_t batch, int64_t max_len, int64_t nh, int64_t nkv, int64_t hd, float scale) override {
-    k::flash_attention_fwd<float>(q, kk, v, out, lse, cu, cu, batch, max_len, nh, nkv, hd, nh * hd, nkv * hd, scale,
-                                  nullptr);
-  }
-  void FlashBwd(const float* q, const float* kk, const float* v, const float* out, const float* lse, const float* dout,
-                float* dq, float* dk, float* dv, const int32_t* cu, int64_t batch, int64_t max_len, int64_t nh,
-                int64_t nkv, int64_t hd, float scale) override {
-    k::flash_attention_bwd<float>(q, kk, v, out, lse, dout, dq, dk, dv, cu, cu, batch, max_len, nh, nkv, hd, nh * hd,
-                                  nkv * hd, scale, nullptr);
-  }
-  void SwigluFwd(const float* g, const float* u, float* out, int64_t rows, int64_t dim) override {
-    k::swiglu_fwd<float>(g, u, out, rows, dim, dim, dim, nullptr);
-  }
-  void SwigluBwd(const float* g, const float* u, const float* dout, float* dg, float* du, int64_t rows,
-                 int64_t dim) override {
-    k::swiglu_bwd<float>(g, u, dout, dg, du, rows, dim, dim, dim, nullptr);
-  }
-  void Embedding(const float* table, const int32_t* ids, float* out, int64_t n, int64_t dim, int64_t vocab) override {
-    k::embedding_fwd<float>(table, ids, out, n, dim, vocab, nullptr);
-  }
-  void CrossEntropy(float* logits, const int32_t* labels, float* loss, int64_t rows, int64_t vocab,
-                    float grad_scale) override {
-    k::cross_entropy_fwd_bwd<float>(logits, vocab, labels, loss, logits, rows, vocab, grad_scale, nullptr);
-  }
-  // The dropout mask comes from the host generator (so CPU and GPU runs use the same masks):
-  // a round trip through host memory, slow but exact. A device-side generator is the next step.
-  void MulHost(float* x, const float* f, int64_t n) override {
-    std::vector<float> h(static_cast<size_t>(n));
-    Download(h.data(), x, h.size() * sizeof(float));
-    for (size_t i = 0; i < h.size(); ++i) h[i] *= f[i];
-    Upload(x, h.data(), h.size() * sizeof(float));
-  }
-  void AdamW(float* p, const float* g, float* m, float* v, int64_t n, float lr, float wd, int64_t step,
-             float grad_scale) override {
-    kernels::AdamWParams ap;
-    ap.lr = lr;
-    ap.weight_decay = wd;
-    ap.step = step;
-    ap.grad_scale = grad_scale;
-    k::adamw_step(p, g, m, v, n, ap, nullptr);
-  }
-  void Nf4Dequantize(const kernels::Nf4Tensor& w, float* out) override {
-    k::nf4_dequantize<float>(w, 0, w.rows, out, nullptr);
-  }
+  size_t peak_reserved_bytes() const override { return peak_reserved_; }
+  void Trim() override { ReleaseCache(); }
   double SumSquares(const float* x, int64_t n) override {
     k::sum_squares(x, n, scratch_, nullptr);
     float out = 0;
@@ -151,16 +114,27 @@ class CudaTrainDevice final : public TrainDevice {
   }
 
  private:
-  int ordinal_;
+  static constexpr size_t kGranule = 512;
+  // Returns every cached block to the device (synchronizes: cudaFree waits for the device).
+  void ReleaseCache() {
+    for (auto& [size, blocks] : free_) {
+      for (void* b : blocks) cudaFree(b);
+      reserved_ -= size * blocks.size();
+      blocks.clear();
+    }
+    cached_ = 0;
+  }
+
   size_t cap_;
   std::string name_;
-  size_t live_ = 0, peak_ = 0;
+  size_t live_ = 0, peak_ = 0, reserved_ = 0, peak_reserved_ = 0, cached_ = 0;
+  std::unordered_map<size_t, std::vector<void*>> free_;
   float* scratch_ = nullptr;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<TrainDevice>> MakeCudaTrainDevice(int ordinal, size_t max_bytes) {
+Result<std::unique_ptr<TrainDevice>> MakeCudaTrainDevice(int ordinal, size_t max_bytes, ComputeDtype compute) {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
     cudaGetLastError();
@@ -171,7 +145,7 @@ Result<std::unique_ptr<TrainDevice>> MakeCudaTrainDevice(int ordinal, size_t max
                                    " GPUs visible");
   }
   if (cudaSetDevice(ordinal) != cudaSuccess) return Status::FailedPrecondition("cudaSetDevice failed");
-  return std::unique_ptr<TrainDevice>(new CudaTrainDevice(ordinal, max_bytes));
+  return std::unique_ptr<TrainDevice>(new CudaTrainDevice(ordinal, max_bytes, compute));
 }
 
 }  // namespace ritsu::train

@@ -1,6 +1,6 @@
 // The trainable network of `ritsu-engine train`: a Qwen2/Qwen3 decoder whose base weights are
-// frozen fp32 host copies (dequantized from NF4 when --use-4bit, so the numbers are those of
-// a QLoRA base) with PEFT LoRA A/B masters in fp32 on the targeted linears.
+// frozen (NF4 with --use-4bit, so the numbers are those of a QLoRA base; else dense in the
+// device's compute dtype) with PEFT LoRA A/B masters in fp32 on the targeted linears.
 //
 // LossAndGrad runs one micro-batch of packed sequences (varlen: no padding tokens are ever
 // computed, which is what "padded to the longest sample + attention mask" computes for the
@@ -12,7 +12,10 @@
 // causal GQA attention (recomputed from the saved log-sum-exp) and SwiGLU.
 //
 // The numbers live on a TrainDevice (train_device.h): the host with kernels::cpu (the oracle,
-// CI) or a CUDA GPU with kernels::cuda, fp32 on both for now (see docs/training.md).
+// CI) or a CUDA GPU with kernels::cuda. Activations, LoRA and the optimizer are fp32; the
+// frozen products and attention run in the device's compute dtype (fp32, or bf16 operands with
+// fp32 accumulation: docs/training.md). The embedding table stays in host memory (only the
+// batch's rows travel), the lm_head lives on the device in the compute dtype.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +28,7 @@
 #include "engine/model/lora_adapter.h"
 #include "engine/model/safetensors.h"
 #include "engine/train/train_device.h"
+#include "engine/train/weight_source.h"
 
 namespace ritsu::train {
 
@@ -59,13 +63,18 @@ struct LossResult {
 
 class LoraNet {
  public:
-  // Reads the frozen base from `ck` (every tensor checked against `config`); with use_4bit the
-  // seven decoder linears are quantized to NF4 on the host and stored packed on the device. The LoRA pairs come from `adapter`
-  // (its config gives r, alpha, dropout, targets).
-  // `device` null = the host (kernels::cpu).
-  static Result<std::unique_ptr<LoraNet>> Create(const ModelConfig& config, const engine::Checkpoint& ck,
+  // Reads the frozen base from `weights` (every tensor checked against `config`); with use_4bit
+  // the seven decoder linears are quantized to NF4 by the device (bit-identical on both) and
+  // stored packed there. The LoRA pairs come from `adapter` (its config gives r, alpha,
+  // dropout, targets). `device` null = the host (kernels::cpu, fp32).
+  static Result<std::unique_ptr<LoraNet>> Create(const ModelConfig& config, const WeightSource& weights,
                                                  bool use_4bit, const engine::LoraAdapter& adapter,
                                                  std::unique_ptr<TrainDevice> device = nullptr);
+  static Result<std::unique_ptr<LoraNet>> Create(const ModelConfig& config, const engine::Checkpoint& ck,
+                                                 bool use_4bit, const engine::LoraAdapter& adapter,
+                                                 std::unique_ptr<TrainDevice> device = nullptr) {
+    return Create(config, CheckpointWeights(ck), use_4bit, adapter, std::move(device));
+  }
   ~LoraNet();
 
   const ModelConfig& config() const { return config_; }
@@ -99,24 +108,35 @@ class LoraNet {
   struct BlockActs;
   struct DeviceBatch;
   LoraNet() = default;
-  void LinearFwd(int64_t layer, LinearModule m, const float* x, int64_t T, float* y, BlockActs* acts,
-                 uint64_t seed, bool training);
+  // x is the fp32 input; xb its bf16 copy when the device computes in bf16 (else null).
+  void LinearFwd(int64_t layer, LinearModule m, const float* x, const bf16* xb, int64_t T, float* y,
+                 BlockActs* acts, uint64_t seed, bool training);
   void LinearBwd(int64_t layer, LinearModule m, const float* dy, int64_t T, float* dx_accum, BlockActs& acts);
   void BlockFwd(int64_t layer, const DeviceBatch& batch, const float* x_in, float* x_out, BlockActs* acts,
                 uint64_t seed, bool training);
   void BlockBwd(int64_t layer, const DeviceBatch& batch, BlockActs& acts, float* dx);
   DeviceBatch Upload(const PackedBatch& batch);
-  const float* LmHead() const;
-  // The fp32 values of a frozen decoder linear: its dense copy, or its NF4 copy dequantized into
-  // frozen_scratch_ (valid until the next call).
-  const float* FrozenWeight(int64_t layer, LinearModule m);
+  // The frozen products of a decoder linear W [out, in] in the compute dtype:
+  // y = x W^T (beta = 0) and dx += dy W. NF4 weights are dequantized into a scratch per call.
+  void FrozenFwd(int64_t layer, LinearModule m, const float* x, const bf16* xb, int64_t T, float* y);
+  void FrozenBwd(int64_t layer, LinearModule m, const float* dy, int64_t T, float* dx);
+  // logits [n, V] = h lm_head^T and dh [n, H] = dlogits lm_head (dlogits overwritten in bf16 mode).
+  void LmHeadFwd(const float* h, int64_t n, float* logits);
+  void LmHeadBwd(const float* dlogits, int64_t n, float* dh);
+  // x [T, H] = the embedding rows of the batch's tokens (gathered on the host).
+  void EmbedTokens(const PackedBatch& batch, float* x);
+  // A bf16 staging copy of x (valid until the next Stage call).
+  const bf16* Stage(const float* x, int64_t n);
 
   std::unique_ptr<TrainDevice> device_;  // first member: outlives every buffer
   ModelConfig config_;
   float scale_ = 0;
   double dropout_ = 0;
-  DVec<float> embed_, final_norm_, lm_head_;
-  DVec<float> nf4_code_, frozen_scratch_;  // NF4 absmax code table; one dequantized linear
+  std::vector<float> embed_host_;  // [vocab, hidden]
+  DVec<float> final_norm_, lm_head_;  // lm_head_ in fp32 compute
+  DVec<bf16> lm_head_b_;              // ... or bf16
+  DVec<float> nf4_code_, frozen_scratch_;  // NF4 absmax code table; one dequantized linear (fp32)
+  DVec<bf16> frozen_scratch_b_, stage_b_;  // ... (bf16); the bf16 staging buffer
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<LoraParam> params_;
 };

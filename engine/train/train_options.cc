@@ -17,7 +17,7 @@ const std::set<std::string> kValueFlags = {
     "gradient-accumulation-steps", "warmup-ratio", "weight-decay", "lora-r", "lora-alpha", "lora-dropout",
     "target-modules", "bnb-4bit-compute-dtype", "bnb-4bit-quant-type", "max-steps-override", "train-mode",
     "logging-steps", "save-steps", "seed", "resume", "max-gpu-memory", "prompt-format", "lr-scheduler",
-    "max-grad-norm", "device", "gpus", "on-bad-line"};
+    "max-grad-norm", "device", "gpus", "on-bad-line", "random-base-seed"};
 const std::set<std::string> kBoolFlags = {"use-4bit", "loss-on-output-only", "do-train", "use-rslora", "parity-dump"};
 
 Result<int64_t> ToInt(const std::string& flag, const std::string& v) {
@@ -48,9 +48,11 @@ std::string TrainUsage() {
          "         --weight-decay WD --warmup-ratio R --lr-scheduler linear|cosine|constant --max-grad-norm G\n"
          "         --max-steps-override N --seed S\n"
          "  base:  --use-4bit --bnb-4bit-quant-type nf4 --bnb-4bit-compute-dtype bfloat16|float16|float32\n"
-         "  run:   --logging-steps N --save-steps N --resume CHECKPOINT_DIR|auto --device cpu|cuda --gpus N\n"
+         "  run:   --logging-steps N --save-steps N --resume CHECKPOINT_DIR|auto --device cpu|cuda[:K] --gpus N|all\n"
          "         --max-gpu-memory SIZE --do-train (accepted, implied)\n"
          "  test:  --parity-dump (initial adapter + data order for tests/parity/train_parity.py)\n"
+         "  bench: --random-base-seed S (frozen base = make-model's random weights for seed S, drawn in memory;\n"
+         "         the model directory needs only config.json + tokenizer: make-model --config-only)\n"
          "  env:   RITSU_METRICS_FILE=path receives the final metrics as JSON\n";
 }
 
@@ -159,7 +161,13 @@ Result<TrainOptions> ParseTrainArgs(int argc, char** argv) {
   RITSU_RETURN_IF_ERROR(get_int("max-steps-override", &o.max_steps_override, 0));
   RITSU_RETURN_IF_ERROR(get_int("logging-steps", &o.logging_steps, 1));
   RITSU_RETURN_IF_ERROR(get_int("save-steps", &o.save_steps, 0));
-  RITSU_RETURN_IF_ERROR(get_int("gpus", &o.gpus, 1));
+  // --gpus all (or 0): every visible GPU, resolved by the trainer (data_parallel.h).
+  if (v.count("gpus") && v["gpus"] == "all") {
+    o.gpus = 0;
+  } else {
+    RITSU_RETURN_IF_ERROR(get_int("gpus", &o.gpus, 0));
+  }
+  if (v.count("random-base-seed")) RITSU_RETURN_IF_ERROR(get_int("random-base-seed", &o.random_base_seed, 0));
   int64_t seed = 42;
   RITSU_RETURN_IF_ERROR(get_int("seed", &seed, 0));
   o.seed = static_cast<uint64_t>(seed);

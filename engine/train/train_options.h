@@ -44,11 +44,17 @@ struct TrainOptions {
   bool use_rslora = false;
   std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"
   int device_ordinal = 0;
-  int64_t gpus = 1;
+  int64_t gpus = 1;  // --gpus N: data-parallel replicas on cuda:K..K+N-1; 0 = --gpus all
   BadLinePolicy on_bad_line = BadLinePolicy::kFail;
   // For the peft parity harness (tests/parity/train_parity.py): also write the LoRA init as
   // OUTPUT/initial_adapter/ and the file lines of every step's samples as OUTPUT/data_order.json.
   bool parity_dump = false;
+  // Benchmarks: >= 0 draws the frozen base as `make-model --seed S --dtype bf16` would write it,
+  // in memory (--model-name then only needs config.json and the tokenizer: make-model --config-only).
+  int64_t random_base_seed = -1;
+  // Tests only (no flag): N data-parallel replicas on the host with --device cpu, the CI stand-in
+  // for --gpus N (the same step logic with a host all-reduce instead of NCCL; data_parallel.h).
+  int64_t cpu_replicas = 1;
 };
 
 // argv[0] is the subcommand name. "--help" yields a NotFound status whose message is the usage.

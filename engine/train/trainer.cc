@@ -15,9 +15,11 @@
 #include "engine/model/safetensors.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/train/checkpoint.h"
+#include "engine/train/data_parallel.h"
 #include "engine/train/lora_net.h"
 #include "engine/train/lr_schedule.h"
 #include "engine/train/train_data.h"
+#include "engine/train/weight_source.h"
 
 namespace ritsu::train {
 
@@ -33,10 +35,38 @@ uint64_t MicroBatchSeed(uint64_t seed, int64_t step, int64_t micro) {
 
 namespace {
 
+// bitsandbytes' bnb_4bit_compute_dtype on the GPU: bfloat16 (default) and float16 both run the
+// frozen products in bf16 (fp16 has no advantage on Ampere/Hopper and overflows more easily);
+// float32 gives the exact fp32 path. The CPU always computes in fp32 (the oracle).
+ComputeDtype GpuComputeDtype(const TrainOptions& o) {
+  return o.bnb_4bit_compute_dtype == "float32" ? ComputeDtype::kFp32 : ComputeDtype::kBf16;
+}
+
+// One replica of the trained network: its device and the LoraNet on it. With --gpus N it runs
+// on the replica's own thread (for CUDA that makes `ordinal` the thread's current device),
+// concurrently for the N replicas: `weights` is only read (both WeightSources are read-only).
+Result<std::unique_ptr<LoraNet>> CreateReplica(const TrainOptions& o, const engine::ModelConfig& config,
+                                               const WeightSource& weights, const engine::LoraAdapter& init,
+                                               bool cuda, int ordinal) {
+  std::unique_ptr<TrainDevice> device;
+  if (cuda) {
+    RITSU_ASSIGN_OR_RETURN(device, MakeCudaTrainDevice(ordinal, o.max_gpu_memory_bytes, GpuComputeDtype(o)));
+  } else {
+    device = MakeCpuTrainDevice();
+  }
+  return LoraNet::Create(config, weights, o.use_4bit, init, std::move(device));
+}
+
 double MaxRssGiB() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<double>(ru.ru_maxrss) / (1024.0 * 1024.0);  // ru_maxrss is KiB on Linux
+}
+
+std::string GiBText(size_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1ull << 30));
+  return buf;
 }
 
 std::string Hms(double s) {
@@ -86,10 +116,8 @@ Result<TrainSummary> RunTraining(const TrainOptions& o, std::ostream& out, std::
 }
 
 Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, std::ostream& err) {
-  if (o.gpus > 1) {
-    return Status::FailedPrecondition("--gpus " + std::to_string(o.gpus) +
-                                      ": multi-GPU data parallel is not built yet; use --gpus 1");
-  }
+  // --gpus first: a wrong count is reported before the model and the data are read.
+  RITSU_ASSIGN_OR_RETURN(const ReplicaPlan plan, PlanReplicas(o));
   if (!o.max_gpu_memory.empty() && o.device != "cuda") {
     err << "train: --max-gpu-memory applies to --device cuda only; ignored on cpu\n";
   }
@@ -97,7 +125,15 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
     return Status::NotFound("--model-name " + o.model_name + ": not a model directory (config.json + safetensors)");
   }
   RITSU_ASSIGN_OR_RETURN(engine::ModelConfig config, engine::LoadModelConfig(o.model_name));
-  RITSU_ASSIGN_OR_RETURN(auto ck, engine::Checkpoint::OpenDir(o.model_name));
+  // The frozen base: the checkpoint, or (benchmarks) make-model's random values for a seed.
+  std::unique_ptr<engine::Checkpoint> ck;
+  std::unique_ptr<WeightSource> weights;
+  if (o.random_base_seed >= 0) {
+    weights = std::make_unique<RandomBaseWeights>(config, static_cast<uint64_t>(o.random_base_seed));
+  } else {
+    RITSU_ASSIGN_OR_RETURN(ck, engine::Checkpoint::OpenDir(o.model_name));
+    weights = std::make_unique<CheckpointWeights>(*ck);
+  }
   RITSU_ASSIGN_OR_RETURN(tokenizer::Tokenizer tok, tokenizer::Tokenizer::Load(o.model_name));
 
   // Data.
@@ -129,20 +165,19 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
   lora.target_modules = o.target_modules;
   lora.base_model_name_or_path = o.model_name;
   const engine::LoraAdapter init = engine::LoraAdapter::Init(config, lora, o.seed);
-  std::unique_ptr<TrainDevice> device;
-  if (o.device == "cuda") {
-    RITSU_ASSIGN_OR_RETURN(device, MakeCudaTrainDevice(o.device_ordinal, o.max_gpu_memory_bytes));
-  } else {
-    device = MakeCpuTrainDevice();
-  }
-  const std::string device_name = device->name();
-  RITSU_ASSIGN_OR_RETURN(auto net, LoraNet::Create(config, *ck, o.use_4bit, init, std::move(device)));
+  RITSU_ASSIGN_OR_RETURN(auto dp, DataParallel::Create(plan, [&](int r) {
+                           return CreateReplica(o, config, *weights, init, plan.cuda, plan.ordinals[static_cast<size_t>(r)]);
+                         }));
+  const int64_t replicas = dp->size();
+  const std::string device_name = dp->DevicesName();
   int64_t n_params = 0;
-  for (const auto& p : net->params()) n_params += static_cast<int64_t>(p.a.size() + p.b.size());
+  for (const auto& p : dp->primary().params()) n_params += static_cast<int64_t>(p.a.size() + p.b.size());
 
   const int64_t n = static_cast<int64_t>(samples.size());
   const int64_t batches_per_epoch = (n + o.batch_size - 1) / o.batch_size;
-  const int64_t accum = o.gradient_accumulation_steps;
+  // Micro-batches per optimizer step: --gradient-accumulation-steps on each of the replicas, so
+  // --gpus N with accumulation A is the single-device run with accumulation N x A.
+  const int64_t accum = o.gradient_accumulation_steps * replicas;
   const int64_t total_steps = o.max_steps_override > 0
                                   ? o.max_steps_override
                                   : std::max<int64_t>(1, (o.num_epochs * batches_per_epoch + accum - 1) / accum);
@@ -159,7 +194,12 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
   if (!o.resume.empty()) {
     const std::string dir = o.resume == "auto" ? LatestCheckpoint(o.output_dir) : o.resume;
     if (dir.empty()) return Status::NotFound("--resume auto: no checkpoint-N directory in " + o.output_dir);
-    RITSU_ASSIGN_OR_RETURN(prog, LoadCheckpoint(dir, *net));
+    // Every replica loads the checkpoint (masters and moments), so they start identical.
+    RITSU_RETURN_IF_ERROR(dp->ForEachReplica([&](LoraNet& net) -> Status {
+      RITSU_ASSIGN_OR_RETURN(TrainProgress p, LoadCheckpoint(dir, net));
+      if (&net == &dp->primary()) prog = std::move(p);  // the same file for all: replica 0's copy
+      return Status::Ok();
+    }));
     if (prog.seed != o.seed || prog.total_steps != total_steps) {
       return Status::InvalidArgument("--resume " + dir + ": saved with --seed " + std::to_string(prog.seed) + " and " +
                                      std::to_string(prog.total_steps) + " steps; this run has --seed " +
@@ -169,9 +209,12 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
     out << "train: resumed from " << dir << " at step " << prog.global_step << "\n";
   }
   out << "train: " << config.ArchitectureName() << " " << config.num_hidden_layers << " layers, "
-      << (o.use_4bit ? "NF4 (stored packed, dequantized per linear to fp32)" : "fp32") << " frozen base on " << device_name << ", LoRA r=" << o.lora_r << " on " << net->params().size()
-      << " modules (" << n_params << " trainable parameters), " << total_steps << " steps of " << accum << " x "
-      << o.batch_size << " samples, warmup " << warmup << "\n";
+      << (o.use_4bit ? "NF4 (stored packed, dequantized per linear)" : "dense") << " frozen base"
+      << (o.random_base_seed >= 0 ? " (random, seed " + std::to_string(o.random_base_seed) + ")" : std::string())
+      << " on " << device_name << ", LoRA r=" << o.lora_r << " on " << dp->primary().params().size()
+      << " modules (" << n_params << " trainable parameters), " << total_steps << " steps of "
+      << (replicas > 1 ? std::to_string(replicas) + " replicas x " : std::string()) << o.gradient_accumulation_steps
+      << " x " << o.batch_size << " samples, warmup " << warmup << "\n";
 
   if (o.parity_dump && prog.global_step == 0) {
     RITSU_RETURN_IF_ERROR(init.Save((fs::path(o.output_dir) / "initial_adapter").string(), engine::DType::kF32));
@@ -183,7 +226,6 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
   int64_t tokens_this_run = 0;
   int64_t steps_this_run = 0;
   while (prog.global_step < total_steps) {
-    net->ZeroGrads();
     std::vector<PackedBatch> micro;
     for (int64_t i = 0; i < accum; ++i) {
       if (order_epoch != prog.epoch) {
@@ -211,21 +253,27 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
       labels += b.n_labels();
       tokens += b.n_tokens();
     }
-    double loss_sum = 0;
-    if (labels > 0) {
-      for (size_t i = 0; i < micro.size(); ++i) {
-        loss_sum += net->LossAndGrad(micro[i], 1.0f / static_cast<float>(labels),
-                                     MicroBatchSeed(o.seed, prog.global_step, static_cast<int64_t>(i)), true)
-                        .loss_sum;
-      }
+    // grad_scale = 1 / labels of the whole step (all replicas): the summed gradients are those
+    // of the step's mean loss. Dropout seeds follow the micro-batch's index in the step.
+    RITSU_ASSIGN_OR_RETURN(const DataParallel::StepGradients g,
+                           dp->ComputeGradients(micro, labels > 0 ? 1.0f / static_cast<float>(labels) : 0.0f,
+                                                labels > 0, [&](int64_t i) {
+                                                  return MicroBatchSeed(o.seed, prog.global_step, i);
+                                                }));
+    const double loss = labels > 0 ? g.loss_sum / static_cast<double>(labels) : 0.0;
+    const double grad_norm = g.grad_norm;
+    if (o.parity_dump && prog.global_step == 0) {
+      // The step-0 gradients of the mean loss, before clipping, as an adapter (peft key names).
+      RITSU_RETURN_IF_ERROR(dp->OnPrimary([&](LoraNet& net) {
+        engine::LoraAdapter grads = net.ToAdapter(lora);
+        for (const LoraParam& p : net.params()) {
+          engine::LoraWeights& w = grads.weights.at({p.layer, p.module});
+          w.a = net.Host(p.grad_a);
+          w.b = net.Host(p.grad_b);
+        }
+        return grads.Save((fs::path(o.output_dir) / "step0_grads").string(), engine::DType::kF32);
+      }));
     }
-    const double loss = labels > 0 ? loss_sum / static_cast<double>(labels) : 0.0;
-    double sq = 0;
-    for (const auto& p : net->params()) {
-      sq += net->device().SumSquares(p.grad_a.data(), static_cast<int64_t>(p.grad_a.size()));
-      sq += net->device().SumSquares(p.grad_b.data(), static_cast<int64_t>(p.grad_b.size()));
-    }
-    const double grad_norm = std::sqrt(sq);
     if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
       return Status::FailedPrecondition(
           "loss is " + std::to_string(loss) + " (grad norm " + std::to_string(grad_norm) + ") at step " +
@@ -236,14 +284,8 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
     }
     const double clip = o.max_grad_norm > 0 ? std::min(1.0, o.max_grad_norm / (grad_norm + 1e-6)) : 1.0;
     const double lr = LearningRateAt(o.lr_scheduler, o.learning_rate, prog.global_step, warmup, total_steps);
-    for (auto& p : net->params()) {
-      net->device().AdamW(p.a.data(), p.grad_a.data(), p.m_a.data(), p.v_a.data(), static_cast<int64_t>(p.a.size()),
-                          static_cast<float>(lr), static_cast<float>(o.weight_decay), prog.global_step + 1,
-                          static_cast<float>(clip));
-      net->device().AdamW(p.b.data(), p.grad_b.data(), p.m_b.data(), p.v_b.data(), static_cast<int64_t>(p.b.size()),
-                          static_cast<float>(lr), static_cast<float>(o.weight_decay), prog.global_step + 1,
-                          static_cast<float>(clip));
-    }
+    RITSU_RETURN_IF_ERROR(dp->ApplyAdamW(static_cast<float>(lr), static_cast<float>(o.weight_decay),
+                                         prog.global_step + 1, static_cast<float>(clip)));
     ++prog.global_step;
     ++steps_this_run;
     tokens_this_run += tokens;
@@ -263,8 +305,12 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
                     "step %lld/%lld  epoch %.2f  loss %.4f  lr %.3e  grad_norm %.4f  tokens/s %.1f  mem %.2f GiB (%s)  eta %s",
                     static_cast<long long>(prog.global_step), static_cast<long long>(total_steps), epoch_f, mean_loss,
                     lr, grad_norm, tps,
-                    net->device().is_cuda() ? static_cast<double>(net->device().peak_bytes()) / (1ull << 30) : MaxRssGiB(),
-                    net->device().is_cuda() ? "GPU peak" : "host RSS", Hms(eta).c_str());
+                    dp->is_cuda() ? static_cast<double>(dp->PeakBytes()) / (1ull << 30) : MaxRssGiB(),
+                    !dp->is_cuda() ? "host RSS"
+                                   : (std::string(replicas > 1 ? "GPU peak of the largest replica, " : "GPU peak, ") +
+                                      GiBText(dp->PeakReservedBytes()) + " reserved")
+                                         .c_str(),
+                    Hms(eta).c_str());
       out << line << std::endl;
       prog.log_history.push_back({{"step", prog.global_step}, {"epoch", epoch_f}, {"loss", mean_loss},
                                   {"learning_rate", lr}, {"grad_norm", grad_norm}, {"tokens_per_second", tps}});
@@ -273,7 +319,7 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
     }
     if (o.save_steps > 0 && prog.global_step % o.save_steps == 0 && prog.global_step < total_steps) {
       const std::string dir = (fs::path(o.output_dir) / ("checkpoint-" + std::to_string(prog.global_step))).string();
-      RITSU_RETURN_IF_ERROR(SaveCheckpoint(dir, *net, lora, prog));
+      RITSU_RETURN_IF_ERROR(dp->OnPrimary([&](LoraNet& net) { return SaveCheckpoint(dir, net, lora, prog); }));
       last_checkpoint = dir;
       out << "train: saved " << dir << std::endl;
     }
@@ -288,14 +334,17 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
   sum.tokens_per_s = seconds > 0 ? static_cast<double>(tokens_this_run) / seconds : 0.0;
 
   // The final adapter directory (fp32 masters, as peft saves a float32 LoRA).
-  RITSU_RETURN_IF_ERROR(net->ToAdapter(lora).Save(o.output_dir, engine::DType::kF32));
+  RITSU_RETURN_IF_ERROR(
+      dp->OnPrimary([&](LoraNet& net) { return net.ToAdapter(lora).Save(o.output_dir, engine::DType::kF32); }));
   RITSU_RETURN_IF_ERROR(CopyTokenizerFiles(o.model_name, o.output_dir));
   json state = prog.ToJson();
   state["train_loss"] = sum.train_loss;
   state["train_runtime"] = seconds;
   state["train_tokens_per_second"] = sum.tokens_per_s;
-  state["device"] = net->device().name();
-  state["peak_device_memory_bytes"] = net->device().peak_bytes();
+  state["device"] = device_name;
+  state["replicas"] = replicas;
+  state["peak_device_memory_bytes"] = dp->PeakBytes();  // the largest replica's
+  state["peak_device_reserved_bytes"] = dp->PeakReservedBytes();
   RITSU_RETURN_IF_ERROR(WriteJsonFile((fs::path(o.output_dir) / "trainer_state.json").string(), state));
   if (o.parity_dump) {
     RITSU_RETURN_IF_ERROR(WriteJsonFile((fs::path(o.output_dir) / "data_order.json").string(), data_order));

@@ -9,6 +9,12 @@
 // synchronously. Everything else (fp32 storage, other head sizes, unaligned views) takes a
 // simple exact kernel: one warp per (query, head), keys in sequence, one shuffle reduction per
 // key.
+//
+// The backward follows the same split: bf16 with head_dim 64 or 128 and 16-byte-aligned views
+// takes the tensor-core kernels of flash_bwd_mma.cuh (FlashAttention-2 loop order: a block per
+// 64 keys of one (sequence, head) walks the query tiles, dQ reduced with fp32 atomics into a
+// stream-ordered scratch; see that file); everything else the simple one-warp-per-query kernel
+// (flash_bwd_simple_kernel).
 #include <mma.h>
 
 #include <atomic>
@@ -16,8 +22,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #include "kernels/attention/attention.h"
+#include "kernels/attention/flash_bwd_mma.cuh"
 #include "kernels/attention/flash_fwd_mma.cuh"
 #include "kernels/common/cuda_common.cuh"
 
@@ -343,6 +351,37 @@ PrefillKernel prefill_kernel() {
   return chosen;
 }
 
+// RITSU_FLASH_BWD_KERNEL=simple forces the simple exact backward for every shape (a known-good
+// fallback and a baseline for timings); unset or "mma" keeps the tensor-core kernel where it
+// applies.
+bool bwd_force_simple() {
+  static const bool simple = [] {
+    const char* env = std::getenv("RITSU_FLASH_BWD_KERNEL");
+    if (env == nullptr || *env == '\0' || std::strcmp(env, "mma") == 0) return false;
+    if (std::strcmp(env, "simple") == 0) return true;
+    std::fprintf(stderr,
+                 "ritsu: RITSU_FLASH_BWD_KERNEL=%s is not mma or simple; using the default (mma)\n",
+                 env);
+    return false;
+  }();
+  return simple;
+}
+
+// Largest dynamic shared memory a block of the current device may opt in to (cached per
+// device): the head_dim-128 backward needs 112 KiB, more than sm_86/sm_89 parts allow (99 KiB);
+// there it falls back to the simple kernel.
+size_t max_smem_optin() {
+  static std::atomic<int> cached[64] = {};
+  int device = 0;
+  RITSU_CUDA_CHECK(cudaGetDevice(&device));
+  int v = cached[device & 63].load();
+  if (v == 0) {
+    RITSU_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    cached[device & 63].store(v);
+  }
+  return size_t(v);
+}
+
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 template <int HD>
@@ -399,6 +438,86 @@ void launch_mma(const bf16* q, const bf16* k, const bf16* v, bf16* out, float* l
   RITSU_CUDA_CHECK_LAUNCH();
 }
 
+// Stream-ordered scratch for the backward: a memory pool per device that keeps what it has
+// reserved (release threshold: never) instead of the default pool, which hands memory back to
+// the driver at every synchronization and would map it again on the next layer's call. It
+// holds at most the largest scratch used at once (the dQ accumulator of one layer).
+cudaMemPool_t bwd_scratch_pool(int device) {
+  static std::mutex mu;
+  static cudaMemPool_t pools[64] = {};
+  std::lock_guard<std::mutex> lock(mu);
+  cudaMemPool_t& pool = pools[device & 63];
+  if (pool == nullptr) {
+    cudaMemPoolProps props{};
+    props.allocType = cudaMemAllocationTypePinned;
+    props.location.type = cudaMemLocationTypeDevice;
+    props.location.id = device;
+    RITSU_CUDA_CHECK(cudaMemPoolCreate(&pool, &props));
+    uint64_t keep = UINT64_MAX;
+    RITSU_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
+  }
+  return pool;
+}
+
+// Backward on the tensor cores (flash_bwd_mma.cuh): prep (D, zeroing) -> main -> dQ conversion,
+// all on the caller's stream, no host synchronization. The fp32 dQ accumulator and D live in a
+// stream-ordered scratch sized from batch * max_lq (>= total_q, which only the device knows),
+// freed stream-ordered after the last kernel.
+template <int HD>
+void launch_bwd_mma(const bf16* q, const bf16* k, const bf16* v, const bf16* out, const float* lse,
+                    const bf16* dout, bf16* dq, float* dk, float* dv, const int32_t* cu_q,
+                    const int32_t* cu_k, int64_t batch, int64_t max_lq, int64_t n_heads,
+                    int64_t n_kv_heads, int64_t q_stride, int64_t kv_stride, float scale,
+                    Stream s) {
+  namespace fb = flash_mma_bwd;
+  constexpr size_t kSmem = fb::Smem<HD>::kBytes;
+  const int64_t rows = batch * max_lq;
+  const int64_t key_tiles = (max_lq + fb::kBK - 1) / fb::kBK;
+  RITSU_KERNEL_REQUIRE(key_tiles <= 65535 && rows * n_heads <= INT32_MAX);
+  static std::atomic<uint64_t> configured_devices{0};
+  int device = 0;
+  RITSU_CUDA_CHECK(cudaGetDevice(&device));
+  const uint64_t bit = uint64_t(1) << (device & 63);
+  if (!(configured_devices.load() & bit)) {
+    RITSU_CUDA_CHECK(cudaFuncSetAttribute(fb::flash_bwd_mma_kernel<HD>,
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          int(kSmem)));
+    // Two (head_dim 128) or three (64) blocks per SM need nearly all of the unified L1/shared
+    // memory as shared memory.
+    RITSU_CUDA_CHECK(cudaFuncSetAttribute(fb::flash_bwd_mma_kernel<HD>,
+                                          cudaFuncAttributePreferredSharedMemoryCarveout,
+                                          int(cudaSharedmemCarveoutMaxShared)));
+    configured_devices.fetch_or(bit);
+  }
+  cudaStream_t st = stream(s);
+  const size_t acc_elems = size_t(rows) * n_heads * HD;  // a multiple of 64: delta stays aligned
+  float* scratch = nullptr;
+  RITSU_CUDA_CHECK(cudaMallocFromPoolAsync(reinterpret_cast<void**>(&scratch),
+                                           (acc_elems + size_t(rows) * n_heads) * sizeof(float),
+                                           bwd_scratch_pool(device), st));
+  float* dq_acc = scratch;
+  float* delta = scratch + acc_elems;
+
+  const dim3 prep_grid{unsigned((max_lq + fb::kPrepRows - 1) / fb::kPrepRows), unsigned(batch)};
+  fb::flash_bwd_prep_kernel<HD><<<prep_grid, 256, 0, st>>>(
+      reinterpret_cast<const __nv_bfloat16*>(out), reinterpret_cast<const __nv_bfloat16*>(dout),
+      delta, dq_acc, dk, dv, cu_q, cu_k, int(n_heads), int(n_kv_heads));
+  RITSU_CUDA_CHECK_LAUNCH();
+
+  const dim3 grid{unsigned(n_heads), unsigned(batch), unsigned(key_tiles)};
+  fb::flash_bwd_mma_kernel<HD><<<grid, fb::kThreads, kSmem, st>>>(
+      reinterpret_cast<const __nv_bfloat16*>(q), reinterpret_cast<const __nv_bfloat16*>(k),
+      reinterpret_cast<const __nv_bfloat16*>(v), reinterpret_cast<const __nv_bfloat16*>(dout),
+      lse, delta, dq_acc, dk, dv, cu_q, cu_k, int(n_heads), int(n_kv_heads), q_stride, kv_stride,
+      scale, scale * kLog2e);
+  RITSU_CUDA_CHECK_LAUNCH();
+
+  fb::flash_bwd_dq_kernel<<<grid_for(rows * n_heads * HD / 8, 256, 4096), 256, 0, st>>>(
+      dq_acc, reinterpret_cast<__nv_bfloat16*>(dq), cu_q, int(batch), n_heads * HD, scale);
+  RITSU_CUDA_CHECK_LAUNCH();
+  RITSU_CUDA_CHECK(cudaFreeAsync(scratch, st));
+}
+
 void check_shape(int64_t batch, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim) {
   RITSU_KERNEL_REQUIRE(head_dim > 0 && head_dim <= 32 * kMaxPerLane);
   RITSU_KERNEL_REQUIRE(n_kv_heads > 0 && n_heads % n_kv_heads == 0);
@@ -446,6 +565,21 @@ void flash_attention_bwd(const T* q, const T* k, const T* v, const T* out, const
                          Stream s) {
   if (batch <= 0) return;
   check_shape(batch, n_heads, n_kv_heads, head_dim);
+  if constexpr (std::is_same_v<T, bf16>) {
+    // 16-byte loads of q/k/v/out/dout and stores of dq, 8-byte atomics into dk/dv.
+    const bool vec_ok = aligned16(q) && aligned16(k) && aligned16(v) && aligned16(out) &&
+                        aligned16(dout) && aligned16(dq) && aligned16(dk) && aligned16(dv) &&
+                        q_stride % 8 == 0 && kv_stride % 8 == 0;
+    const size_t smem = head_dim == 128 ? flash_mma_bwd::Smem<128>::kBytes
+                                        : flash_mma_bwd::Smem<64>::kBytes;
+    if (vec_ok && max_seqlen_q > 0 && (head_dim == 128 || head_dim == 64) &&
+        !bwd_force_simple() && smem <= max_smem_optin()) {
+      auto launch = head_dim == 128 ? launch_bwd_mma<128> : launch_bwd_mma<64>;
+      launch(q, k, v, out, lse, dout, dq, dk, dv, cu_seqlens_q, cu_seqlens_k, batch,
+             max_seqlen_q, n_heads, n_kv_heads, q_stride, kv_stride, scale, s);
+      return;
+    }
+  }
   // dk/dv are accumulated with atomics: zero them first. Their size is cu_seqlens_k[batch],
   // which lives on the device: read it (one small synchronous copy per call).
   int32_t total_k = 0;
