@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
-#include "cli/gpu_estimate.h"
+#include "common/gpu_estimate.h"
 #include "common/units.h"
 
 namespace ritsu::cli {

@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "cli/gpu_estimate.h"
+#include "common/gpu_estimate.h"
 #include "cli/job_flags.h"
 #include "cli/job_spec.h"
 

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/gpu_estimate.h"
 #include "engine/model/config.h"
 #include "engine/model/safetensors.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -107,11 +108,36 @@ Status WriteJsonFile(const std::string& path, const json& j) {
 
 Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, std::ostream& err);
 
+std::string MemoryNeedMessage(const TrainOptions& o) {
+  auto c = engine::LoadModelConfig(o.model_name);
+  if (!c.ok()) return "";
+  ModelShape m;
+  m.hidden = c->hidden_size;
+  m.layers = c->num_hidden_layers;
+  m.intermediate = c->intermediate_size;
+  m.vocab = c->vocab_size;
+  m.heads = c->num_attention_heads;
+  m.kv_heads = c->num_key_value_heads;
+  m.head_dim = c->head_dim;
+  m.tied_embeddings = c->tie_word_embeddings;
+  EstimateOptions e;
+  e.kind = TaskKind::kTrain;
+  e.nf4 = o.use_4bit;
+  e.batch = o.batch_size;
+  e.seq = o.max_seq_length;
+  e.lora_r = o.lora_r;
+  e.lora_targets = static_cast<int64_t>(o.target_modules.size());
+  const Estimate need = EstimateGpuMemory(m, e);
+  return "; this run needs about " + GiBText(need.bytes) + " per GPU (" + need.breakdown +
+         "): raise --max-gpu-memory, or lower --batch-size / --max-seq-length" +
+         (o.use_4bit ? std::string() : ", or add --use-4bit");
+}
+
 Result<TrainSummary> RunTraining(const TrainOptions& o, std::ostream& out, std::ostream& err) {
   try {
     return RunTrainingImpl(o, out, err);
   } catch (const TrainOutOfMemory& e) {
-    return Status::FailedPrecondition(std::string("out of device memory: ") + e.what());
+    return Status::FailedPrecondition(std::string("out of device memory: ") + e.what() + MemoryNeedMessage(o));
   }
 }
 

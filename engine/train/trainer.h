@@ -24,6 +24,11 @@ struct TrainSummary {
 // FailedPrecondition naming the step and the last good checkpoint.
 Result<TrainSummary> RunTraining(const TrainOptions& o, std::ostream& out, std::ostream& err);
 
+// The tail of an out-of-memory error: "; this run needs about X GiB per GPU (breakdown): raise
+// --max-gpu-memory, ..." by the trainer's memory model (common/gpu_estimate.h); empty when the
+// model's config cannot be read.
+std::string MemoryNeedMessage(const TrainOptions& o);
+
 // Dropout seed of micro-batch `micro` of optimizer step `step` (0-based).
 uint64_t MicroBatchSeed(uint64_t seed, int64_t step, int64_t micro);
 

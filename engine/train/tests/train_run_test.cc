@@ -397,3 +397,28 @@ TEST_F(TrainRun, ParityDumpWritesInitDataOrderAndStepZeroGradients) {
 
 }  // namespace
 }  // namespace ritsu::train
+
+namespace ritsu::train {
+namespace {
+
+// An out-of-memory stop says what the run needs (the GPU path throws; the text is built here).
+TEST_F(TrainRun, OutOfMemoryMessageSaysWhatTheRunNeeds) {
+  std::vector<std::string> flags = {"train", "--model-name", Model(), "--train-file", Data(), "--output-dir",
+                                    out_ / "x", "--batch-size", "4", "--max-seq-length", "512"};
+  std::vector<char*> argv;
+  for (auto& f : flags) argv.push_back(f.data());
+  TrainOptions o = ParseTrainArgs(static_cast<int>(argv.size()), argv.data()).value();
+  const std::string dense = MemoryNeedMessage(o);
+  EXPECT_NE(dense.find("this run needs about "), std::string::npos) << dense;
+  EXPECT_NE(dense.find(" per GPU (weights "), std::string::npos) << dense;
+  EXPECT_NE(dense.find("--use-4bit"), std::string::npos) << dense;
+  o.use_4bit = true;
+  const std::string nf4 = MemoryNeedMessage(o);
+  EXPECT_EQ(nf4.find("--use-4bit"), std::string::npos) << nf4;
+  EXPECT_NE(nf4.find("(nf4)"), std::string::npos) << nf4;
+  o.model_name = out_ / "missing";
+  EXPECT_EQ(MemoryNeedMessage(o), "");
+}
+
+}  // namespace
+}  // namespace ritsu::train

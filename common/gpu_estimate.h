@@ -1,8 +1,9 @@
 // GPU memory a train / eval job needs, estimated from the model's config.json and the job's
-// options, so `ritsu submit` can request a slot that fits when the user gives no --gpu-mem.
-// The formula (docs/jobs.md "Resource estimate") is deliberately simple and on the safe side:
-// weights + LoRA/optimizer state + activations or KV cache + logits + a fixed CUDA overhead,
-// times 1.1. It is a placement hint, not a promise: the engine still reports a real OOM.
+// options: `ritsu submit` requests a slot that fits when the user gives no --gpu-mem, and
+// `ritsu-engine train` says how much a run needs when --max-gpu-memory (or the GPU) is too small.
+// The formulas are in docs/jobs.md "Resource estimate" (train: the trainer's own memory model,
+// fitted to measured peaks; eval: weights + KV cache + logits + overhead, x1.1). A placement
+// hint, not a promise: the engine still reports a real out-of-memory.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +12,7 @@
 #include "common/status.h"
 #include "common/task.h"
 
-namespace ritsu::cli {
+namespace ritsu {
 
 struct ModelShape {
   int64_t hidden = 0, layers = 0, intermediate = 0, vocab = 0, heads = 0, kv_heads = 0, head_dim = 0;
@@ -39,4 +40,4 @@ struct Estimate {
 
 Estimate EstimateGpuMemory(const ModelShape& m, const EstimateOptions& o);
 
-}  // namespace ritsu::cli
+}  // namespace ritsu

@@ -1,4 +1,4 @@
-#include "cli/gpu_estimate.h"
+#include "common/gpu_estimate.h"
 
 #include <filesystem>
 #include <fstream>
@@ -8,7 +8,7 @@
 
 #include "common/units.h"
 
-namespace ritsu::cli {
+namespace ritsu {
 
 int64_t ModelShape::LinearParams() const {
   const int64_t q = hidden * heads * head_dim, kv = 2 * hidden * kv_heads * head_dim, o = heads * head_dim * hidden;
@@ -109,4 +109,4 @@ Estimate EstimateGpuMemory(const ModelShape& m, const EstimateOptions& o) {
   return e;
 }
 
-}  // namespace ritsu::cli
+}  // namespace ritsu
