@@ -16,8 +16,13 @@ bool HasTags(const MatchWorker& w, const Resources& r) {
   return true;
 }
 
+bool IsMigSlot(const Slot& s) { return s.id.rfind("MIG-", 0) == 0; }
+
 bool SlotFits(const Slot& s, const Resources& r, bool need_gpu) {
   if (need_gpu && !s.is_gpu) return false;
+  // A CUDA process sees at most one MIG instance, so a task that needs several GPUs (train
+  // --gpus N over NCCL) cannot be given MIG slices: only whole GPUs.
+  if (r.gpus > 1 && IsMigSlot(s)) return false;
   return s.mem_bytes >= r.gpu_mem_bytes;
 }
 
@@ -83,6 +88,7 @@ std::string NeverFitsReason(const Resources& r, const std::vector<MatchWorker>& 
                            : "no worker is accepting work (all draining or lost)";
   }
   std::string why = fmt::format("no worker could ever hold it: needs {}", Describe(r));
+  if (r.gpus > 1) why += " (whole GPUs: a process sees one MIG slice at most)";
   if (!r.host.empty() &&
       std::none_of(workers.begin(), workers.end(), [&](const MatchWorker& w) { return w.name == r.host; })) {
     return why + fmt::format("; no worker named '{}' is registered", r.host);

@@ -44,6 +44,21 @@ TEST(MatcherTest, FitsByCountMemoryTagsAndHost) {
   EXPECT_NE(r.reasons.at(4).find("waiting for a free 1 GPU slot(s), on worker 'b'"), std::string::npos) << r.reasons.at(4);
 }
 
+// heart01: an A100 cut into MIG slices on one worker. CUDA shows a process one MIG instance, so
+// a 2-GPU task (train --gpus 2) must not get two slices; 1-GPU tasks use them as before.
+TEST(MatcherTest, MultiGpuTasksNeverGetMigSlices) {
+  MatchWorker heart{"heart01", {Gpu("MIG-aaaa", 20), Gpu("MIG-bbbb", 20)}, {}, {}, true};
+  MatchWorker desk{"desk", {Gpu("0", 24), Gpu("1", 24)}, {}, {}, true};
+  auto only_mig = Match({Task(1, 2, 10), Task(2, 1, 10)}, {heart}, MatchLimits{});
+  ASSERT_EQ(Placed(only_mig).size(), 1u);
+  EXPECT_EQ(Placed(only_mig)[0].first, 2u);
+  const std::string why = NeverFitsReason(Task(1, 2, 10).resources, {heart});
+  EXPECT_NE(why.find("MIG"), std::string::npos) << why;
+  auto both = Match({Task(1, 2, 10)}, {heart, desk}, MatchLimits{});
+  ASSERT_EQ(Placed(both).size(), 1u);
+  EXPECT_EQ(Placed(both)[0].second, "desk:0,1");
+}
+
 TEST(MatcherTest, CpuTasksPreferCpuSlots) {
   MatchWorker w{"w", {Gpu("0", 24), Cpu("c0")}, {}, {}, true};
   auto r = Match({Task(1, 0), Task(2, 0), Task(3, 0)}, {w}, MatchLimits{});
