@@ -1,19 +1,15 @@
 // TrainDevice on one CUDA GPU: kernels::cuda (cuBLAS gemm, flash attention fwd/bwd, ...) on
 // the legacy default stream. Built only with CUDA (engine/train/CMakeLists.txt).
 //
-// Memory: a caching allocator. A training step allocates and frees the same buffer sizes
-// block after block; cudaFree synchronizes the device, so freed blocks are kept in per-size
-// free lists and handed out again (one stream: a block freed by the host is reused only by
-// work queued after the work that used it). --max-gpu-memory caps the bytes RESERVED from the
-// device (live + cached): a request past the cap first drops the cache, then stops the run with
-// the request, the bytes in use and the cap (TrainOutOfMemory, caught by the trainer and
-// reported as an error, never a crash).
+// Memory: a CachingPool (caching_pool.h) over cudaMalloc/cudaFree. One stream: a block freed
+// by the host is reused only by work queued after the work that used it. --max-gpu-memory caps
+// the bytes reserved from the device (live + cached); past it the run stops with the request,
+// the bytes in use and the cap (TrainOutOfMemory, caught by the trainer and reported as an
+// error, never a crash).
 #include <cuda_runtime_api.h>
 
-#include <cstdio>
-#include <unordered_map>
-#include <vector>
 
+#include "engine/train/caching_pool.h"
 #include "engine/train/train_device.h"
 #include "kernels/activation/activation.h"
 #include "kernels/attention/attention.h"
@@ -34,65 +30,16 @@ namespace {
 namespace k = ritsu::kernels::cuda;
 #include "engine/train/kernel_train_device.inc"
 
-// Small caps (tests, 8M) would all print as "0.00 GiB": MiB below 1 GiB.
-std::string GiB(size_t b) {
-  char buf[32];
-  if (b < (1ull << 30)) {
-    std::snprintf(buf, sizeof buf, "%.2f MiB", static_cast<double>(b) / (1ull << 20));
-  } else {
-    std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(b) / (1ull << 30));
-  }
-  return buf;
-}
-
 class CudaTrainDevice final : public KernelTrainDevice {
  public:
-  CudaTrainDevice(int ordinal, size_t cap, ComputeDtype compute) : KernelTrainDevice(compute), cap_(cap) {
-    cudaDeviceProp prop{};
-    RITSU_CUDA_CHECK(cudaGetDeviceProperties(&prop, ordinal));
-    name_ = "cuda:" + std::to_string(ordinal) + " " + prop.name + " (" + ComputeDtypeName(compute) + " compute)";
+  CudaTrainDevice(int ordinal, size_t cap, ComputeDtype compute)
+      : KernelTrainDevice(compute), name_(DeviceName(ordinal, compute)), pool_(&DeviceMalloc, &DeviceFree, cap, name_) {
     RITSU_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&scratch_), sizeof(float)));
   }
-  ~CudaTrainDevice() override {
-    ReleaseCache();
-    cudaFree(scratch_);
-  }
+  ~CudaTrainDevice() override { cudaFree(scratch_); }
   bool is_cuda() const override { return true; }
   std::string name() const override { return name_; }
-
-  std::shared_ptr<void> Alloc(size_t bytes) override {
-    const size_t size = (std::max<size_t>(bytes, 1) + kGranule - 1) / kGranule * kGranule;
-    void* p = nullptr;
-    auto it = free_.find(size);
-    if (it != free_.end() && !it->second.empty()) {
-      p = it->second.back();
-      it->second.pop_back();
-      cached_ -= size;
-    } else {
-      if (cap_ > 0 && reserved_ + size > cap_) ReleaseCache();
-      if (cap_ > 0 && reserved_ + size > cap_) {
-        throw TrainOutOfMemory("--max-gpu-memory " + GiB(cap_) + " exceeded: a request of " + GiB(bytes) + " with " +
-                               GiB(live_) + " in use needs at least " + GiB(live_ + size));
-      }
-      if (cudaMalloc(&p, size) != cudaSuccess) {
-        cudaGetLastError();
-        ReleaseCache();
-        if (cudaMalloc(&p, size) != cudaSuccess) {
-          cudaGetLastError();
-          throw TrainOutOfMemory("cudaMalloc of " + GiB(bytes) + " failed with " + GiB(live_) + " in use on " + name_);
-        }
-      }
-      reserved_ += size;
-      peak_reserved_ = std::max(peak_reserved_, reserved_);
-    }
-    live_ += size;
-    peak_ = std::max(peak_, live_);
-    return std::shared_ptr<void>(p, [this, size](void* q) {
-      live_ -= size;
-      cached_ += size;
-      free_[size].push_back(q);
-    });
-  }
+  std::shared_ptr<void> Alloc(size_t bytes) override { return pool_.Alloc(bytes); }
   void Upload(void* dst, const void* host, size_t bytes) override {
     RITSU_CUDA_CHECK(cudaMemcpy(dst, host, bytes, cudaMemcpyHostToDevice));
   }
@@ -103,9 +50,9 @@ class CudaTrainDevice final : public KernelTrainDevice {
     RITSU_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, nullptr));
   }
   void Zero(void* dst, size_t bytes) override { RITSU_CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, nullptr)); }
-  size_t peak_bytes() const override { return peak_; }
-  size_t peak_reserved_bytes() const override { return peak_reserved_; }
-  void Trim() override { ReleaseCache(); }
+  size_t peak_bytes() const override { return pool_.peak_bytes(); }
+  size_t peak_reserved_bytes() const override { return pool_.peak_reserved_bytes(); }
+  void Trim() override { pool_.ReleaseCache(); }
   double SumSquares(const float* x, int64_t n) override {
     k::sum_squares(x, n, scratch_, nullptr);
     float out = 0;
@@ -114,21 +61,21 @@ class CudaTrainDevice final : public KernelTrainDevice {
   }
 
  private:
-  static constexpr size_t kGranule = 512;
-  // Returns every cached block to the device (synchronizes: cudaFree waits for the device).
-  void ReleaseCache() {
-    for (auto& [size, blocks] : free_) {
-      for (void* b : blocks) cudaFree(b);
-      reserved_ -= size * blocks.size();
-      blocks.clear();
-    }
-    cached_ = 0;
+  static void* DeviceMalloc(size_t bytes) {
+    void* p = nullptr;
+    if (cudaMalloc(&p, bytes) == cudaSuccess) return p;
+    cudaGetLastError();  // the pool reports the failure; clear CUDA's sticky-free error state
+    return nullptr;
+  }
+  static void DeviceFree(void* p) { cudaFree(p); }
+  static std::string DeviceName(int ordinal, ComputeDtype compute) {
+    cudaDeviceProp prop{};
+    RITSU_CUDA_CHECK(cudaGetDeviceProperties(&prop, ordinal));
+    return "cuda:" + std::to_string(ordinal) + " " + prop.name + " (" + ComputeDtypeName(compute) + " compute)";
   }
 
-  size_t cap_;
   std::string name_;
-  size_t live_ = 0, peak_ = 0, reserved_ = 0, peak_reserved_ = 0, cached_ = 0;
-  std::unordered_map<size_t, std::vector<void*>> free_;
+  CachingPool pool_;  // after name_ (it keeps a copy for its messages)
   float* scratch_ = nullptr;
 };
 
