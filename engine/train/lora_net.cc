@@ -5,6 +5,7 @@
 #include <cstring>
 #include <future>
 
+#include "engine/model/dtype.h"
 #include "kernels/nf4/nf4.h"
 
 namespace ritsu::train {
@@ -66,9 +67,10 @@ Nf4Weight QuantizeOnDevice(TrainDevice& d, const std::vector<float>& w, int64_t 
   return q;
 }
 
+// bf16 copies of host weights, rounded as checkpoints are (engine::ConvertFromFloat).
 std::vector<bf16> ToBf16Host(const std::vector<float>& v) {
   std::vector<bf16> out(v.size());
-  for (size_t i = 0; i < v.size(); ++i) out[i] = bf16(v[i]);
+  engine::ConvertFromFloat(engine::DType::kBF16, v.data(), out.data(), v.size());
   return out;
 }
 
@@ -246,47 +248,39 @@ const bf16* LoraNet::Stage(const float* x, int64_t n) {
   return stage_b_.data();
 }
 
+const bf16* LoraNet::FrozenBf16(int64_t layer, LinearModule m) {
+  Layer& L = *layers_[static_cast<size_t>(layer)];
+  if (!L.is_nf4) return L.wb[Idx(m)].data();
+  device_->Nf4DequantizeBf16(L.nf4[Idx(m)].t, frozen_scratch_b_.data());
+  return frozen_scratch_b_.data();
+}
+
+const float* LoraNet::FrozenF32(int64_t layer, LinearModule m) {
+  Layer& L = *layers_[static_cast<size_t>(layer)];
+  if (!L.is_nf4) return L.w[Idx(m)].data();
+  device_->Nf4Dequantize(L.nf4[Idx(m)].t, frozen_scratch_.data());
+  return frozen_scratch_.data();
+}
+
 void LoraNet::FrozenFwd(int64_t layer, LinearModule m, const float* x, const bf16* xb, int64_t T, float* y) {
   TrainDevice& d = *device_;
-  Layer& L = *layers_[static_cast<size_t>(layer)];
   const auto [out_f, in_f] = LinearModuleShape(config_, m);
   if (d.computes_bf16()) {
-    const bf16* w = L.wb[Idx(m)].data();
-    if (L.is_nf4) {
-      d.Nf4DequantizeBf16(L.nf4[Idx(m)].t, frozen_scratch_b_.data());
-      w = frozen_scratch_b_.data();
-    }
-    d.GemmBf16(false, true, T, out_f, in_f, 1.0f, xb, in_f, w, in_f, 0.0f, y, out_f);
-    return;
+    d.GemmBf16(false, true, T, out_f, in_f, 1.0f, xb, in_f, FrozenBf16(layer, m), in_f, 0.0f, y, out_f);
+  } else {
+    MatmulWt(d, x, FrozenF32(layer, m), y, T, out_f, in_f, 1.0f, 0.0f);
   }
-  const float* w = L.w[Idx(m)].data();
-  if (L.is_nf4) {
-    d.Nf4Dequantize(L.nf4[Idx(m)].t, frozen_scratch_.data());
-    w = frozen_scratch_.data();
-  }
-  MatmulWt(d, x, w, y, T, out_f, in_f, 1.0f, 0.0f);
 }
 
 void LoraNet::FrozenBwd(int64_t layer, LinearModule m, const float* dy, int64_t T, float* dx) {
   TrainDevice& d = *device_;
-  Layer& L = *layers_[static_cast<size_t>(layer)];
   const auto [out_f, in_f] = LinearModuleShape(config_, m);
   if (d.computes_bf16()) {
     const bf16* dyb = Stage(dy, T * out_f);
-    const bf16* w = L.wb[Idx(m)].data();
-    if (L.is_nf4) {
-      d.Nf4DequantizeBf16(L.nf4[Idx(m)].t, frozen_scratch_b_.data());
-      w = frozen_scratch_b_.data();
-    }
-    d.GemmBf16(false, false, T, in_f, out_f, 1.0f, dyb, out_f, w, in_f, 1.0f, dx, in_f);
-    return;
+    d.GemmBf16(false, false, T, in_f, out_f, 1.0f, dyb, out_f, FrozenBf16(layer, m), in_f, 1.0f, dx, in_f);
+  } else {
+    d.Gemm(false, false, T, in_f, out_f, 1.0f, dy, out_f, FrozenF32(layer, m), in_f, 1.0f, dx, in_f);
   }
-  const float* w = L.w[Idx(m)].data();
-  if (L.is_nf4) {
-    d.Nf4Dequantize(L.nf4[Idx(m)].t, frozen_scratch_.data());
-    w = frozen_scratch_.data();
-  }
-  d.Gemm(false, false, T, in_f, out_f, 1.0f, dy, out_f, w, in_f, 1.0f, dx, in_f);
 }
 
 void LoraNet::LmHeadFwd(const float* h, int64_t n, float* logits) {

@@ -119,6 +119,10 @@ class LoraNet {
   // The frozen products of a decoder linear W [out, in] in the compute dtype:
   // y = x W^T (beta = 0) and dx += dy W. NF4 weights are dequantized into a scratch per call.
   void FrozenFwd(int64_t layer, LinearModule m, const float* x, const bf16* xb, int64_t T, float* y);
+  // W itself in the compute dtype: its dense copy, or its NF4 copy dequantized into the
+  // scratch (valid until the next call).
+  const bf16* FrozenBf16(int64_t layer, LinearModule m);
+  const float* FrozenF32(int64_t layer, LinearModule m);
   void FrozenBwd(int64_t layer, LinearModule m, const float* dy, int64_t T, float* dx);
   // logits [n, V] = h lm_head^T and dh [n, H] = dlogits lm_head (dlogits overwritten in bf16 mode).
   void LmHeadFwd(const float* h, int64_t n, float* logits);
