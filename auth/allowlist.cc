@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "auth/file_trust.h"
 #include "auth/keys.h"
 
 namespace ritsu::auth {
@@ -85,6 +86,9 @@ Result<Allowlist> Allowlist::Parse(std::string_view text, std::string_view sourc
 }
 
 Result<Allowlist> Allowlist::Load(const std::string& path) {
+  // Checked at every load, so a reload of a file that became writable by others keeps the
+  // previous list in force (ZapHandler::Reload).
+  RITSU_RETURN_IF_ERROR(CheckTrustedFile(path, "allowlist"));
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound(fmt::format("allowlist {}: cannot open the file", path));
   std::stringstream buf;

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>  // Debian ships toml.h (the brief says toml.hpp)
 
+#include "auth/file_trust.h"
+
 namespace ritsu::auth {
 namespace {
 
@@ -24,6 +26,9 @@ std::string FlagNameOf(const std::string& token) {
 }  // namespace
 
 Result<std::vector<std::string>> ConfigFileArgs(const std::string& path) {
+  // A daemon's config names its allowlist and key files: another user who could edit it could
+  // point the daemon at a list of their own.
+  RITSU_RETURN_IF_ERROR(CheckTrustedFile(path, "config file"));
   toml::table table;
   try {
     table = toml::parse_file(path);

@@ -1,6 +1,9 @@
 #include "auth/allowlist.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -28,6 +31,41 @@ TEST(Allowlist, ParsesEntriesCommentsAndBlankLines) {
   EXPECT_EQ(list->FindByName("alice")->public_key, s);
   EXPECT_EQ(list->FindByName("viewer")->role, Role::kRead);
   EXPECT_EQ(list->FindByKey(NewKey()), nullptr);
+}
+
+TEST(Allowlist, FilesOthersCouldWriteAreRefusedAsSshDoes) {
+  TempDir dir;
+  std::string path = dir.Write("allowlist", NewKey() + " submit alice\n");
+  ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
+  ASSERT_TRUE(Allowlist::Load(path).ok());
+  for (mode_t bad : {0666, 0620, 0602}) {
+    ASSERT_EQ(::chmod(path.c_str(), bad), 0);
+    auto list = Allowlist::Load(path);
+    ASSERT_FALSE(list.ok()) << fmt::format("{:o}", bad);
+    EXPECT_EQ(list.status().code(), Status::Code::kPermissionDenied);
+    EXPECT_THAT(list.status().message(), HasSubstr(path));
+    EXPECT_THAT(list.status().message(), HasSubstr(fmt::format("{:04o}", bad)));
+  }
+  // A directory others could write lets them replace the file: refused too, naming it.
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0777), 0);
+  auto list = Allowlist::Load(path);
+  ASSERT_FALSE(list.ok());
+  EXPECT_THAT(list.status().message(), HasSubstr("its directory " + dir.path()));
+  // ...unless it is sticky, like /tmp, where others cannot replace a file they do not own.
+  ASSERT_EQ(::chmod(dir.path().c_str(), 01777), 0);
+  EXPECT_TRUE(Allowlist::Load(path).ok());
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0700), 0);
+}
+
+TEST(Allowlist, FileOwnedByAnotherUserIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the file to another user";
+  TempDir dir;
+  std::string path = dir.Write("allowlist", NewKey() + " submit alice\n");
+  ASSERT_EQ(::chown(path.c_str(), 65534, 65534), 0);  // nobody
+  auto list = Allowlist::Load(path);
+  ASSERT_FALSE(list.ok());
+  EXPECT_THAT(list.status().message(), HasSubstr("owned by uid 65534"));
 }
 
 TEST(Allowlist, EmptyTextIsAnEmptyList) {

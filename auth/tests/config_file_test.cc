@@ -1,5 +1,7 @@
 #include "auth/config_file.h"
 
+#include <sys/stat.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -27,6 +29,18 @@ TEST(ConfigFile, KeysBecomeFlags) {
   ASSERT_TRUE(args.ok()) << args.status().ToString();
   EXPECT_THAT(*args, UnorderedElementsAre("--scheduler=tcp://10.0.0.1:7070", "--check", "--port=7070",
                                  "--tags=a100", "--tags=mig", "--odd=--looks-like-a-flag"));
+}
+
+TEST(ConfigFile, AConfigOthersCouldWriteIsRefused) {
+  TempDir dir;
+  std::string path = dir.Write("w.toml", "scheduler = \"tcp://127.0.0.1:7070\"\n");
+  ASSERT_EQ(::chmod(path.c_str(), 0646), 0);
+  auto args = ConfigFileArgs(path);
+  ASSERT_FALSE(args.ok());
+  EXPECT_THAT(args.status().message(), HasSubstr("config file " + path));
+  EXPECT_THAT(args.status().message(), HasSubstr("0646"));
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  EXPECT_TRUE(ConfigFileArgs(path).ok());
 }
 
 TEST(ConfigFile, CommandLineWinsOverTheFile) {

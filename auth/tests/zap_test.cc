@@ -313,6 +313,27 @@ TEST(ZapHandler, BrokenAllowlistEditKeepsTheOldListInForce) {
   EXPECT_EQ(alice.Ask("status", kReplyWaitMs), "ok alice");
 }
 
+TEST(ZapHandler, WorldWritableAllowlistIsRefusedOnReloadAndTheOldListStays) {
+  // Any local user could add a key to a world-writable list and run commands as the worker's
+  // user: the reload is refused, naming the file and its mode, and the last good list serves.
+  Fixture f;
+  TestServer server(f.allowlist, f.server);
+  ASSERT_TRUE(server.Start().ok());
+  auto list = Allowlist::Load(f.allowlist);
+  ASSERT_TRUE(list->Add({f.stranger.public_z85, Role::kSubmit, "intruder"}).ok());
+  ASSERT_TRUE(SaveAllowlist(f.allowlist, *list).ok());
+  ASSERT_EQ(::chmod(f.allowlist.c_str(), 0666), 0);
+  Status st = server.zap().Reload();
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), HasSubstr(f.allowlist));
+  EXPECT_THAT(st.message(), HasSubstr("0666"));
+  EXPECT_FALSE(server.zap().Lookup(f.stranger.public_z85).has_value());
+  TestClient intruder(server.endpoint(), f.server.public_z85, f.stranger);
+  EXPECT_EQ(intruder.Ask("status", kNoReplyWaitMs), "");
+  TestClient alice(server.endpoint(), f.server.public_z85, f.alice);
+  EXPECT_EQ(alice.Ask("status", kReplyWaitMs), "ok alice");
+}
+
 TEST(ZapHandler, CurveServerCannotBeConfiguredBeforeTheHandlerIsBound) {
   Fixture f;
   void* ctx = zmq_ctx_new();
