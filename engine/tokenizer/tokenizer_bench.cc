@@ -14,7 +14,7 @@
 namespace ritsu::tokenizer {
 namespace {
 
-const std::string kShared = RITSU_SHARED_DIR;
+const std::string kShared = RITSU_DATA_ROOT;
 const std::string kModel = kShared + "/models/qwen3-tokenizer";
 
 void Collect(const nlohmann::json& v, std::vector<std::string>* out) {

@@ -20,7 +20,7 @@ mkdir -p "$B/bin"
 ln -sf "$(cd "$BUILD" && pwd)/engine/app/ritsu-engine" "$B/bin/ritsu-engine"
 ln -sf "$(cd "$BUILD" && pwd)/engine/train/tests/train_gpu_check" "$B/bin/train_gpu_check"
 echo "export PATH=\"$B/bin:\$PATH\"" >"$B/env.sh"
-TOK=${RITSU_TOKENIZER_DIR:-$REPO/../shared/models/qwen3-tokenizer}
+TOK=${RITSU_TOKENIZER_DIR:-$REPO/models/qwen3-tokenizer}
 status=0
 (cd "$REPO" && bash bench/train/gpu_bundle_checks.sh "$B" "$TOK" "$OUT/single" "$WHAT") || status=1
 if [ "$(nvidia-smi -L 2>/dev/null | wc -l)" -ge 2 ]; then

@@ -67,6 +67,13 @@ class Cluster {
   // extra: more worker flags (e.g. --engine PATH for train/eval/merge tasks).
   Daemon& StartWorker(const std::string& name, const std::string& slots, const std::vector<std::string>& extra = {});
   void KillWorker(const std::string& name, int sig = 9);
+  // The processes last started (nullptr before the first start): a test checks Running() to
+  // tell a daemon that died on its own from one it killed.
+  Daemon* scheduler() { return sched_.get(); }
+  Daemon* worker(const std::string& name) {
+    auto it = workers_.find(name);
+    return it == workers_.end() ? nullptr : it->second.get();
+  }
 
   // `ritsu --scheduler ENDPOINT args...`
   CmdResult Ritsu(std::vector<std::string> args, std::chrono::milliseconds timeout = std::chrono::seconds(30));

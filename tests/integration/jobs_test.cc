@@ -47,8 +47,8 @@ class JobsTest : public ::testing::Test {
       ASSERT_EQ(r.code, 0) << fmt::format("{}\n{}{}", fmt::join(argv, " "), r.out, r.err);
     };
     run({Engine(), "make-model", "--arch", "qwen3", "--preset", "tiny", "--seed", "7", "--out",
-         (data_ / "model").string(), "--tokenizer-from", std::string(RITSU_SHARED_DIR) + "/models/qwen3-tokenizer"});
-    run({Engine(), "data", "split", "--data", std::string(RITSU_SHARED_DIR) + "/data/lawqa_jp/selection.json",
+         (data_ / "model").string(), "--tokenizer-from", std::string(RITSU_DATA_ROOT) + "/models/qwen3-tokenizer"});
+    run({Engine(), "data", "split", "--data", std::string(RITSU_DATA_ROOT) + "/data/lawqa_jp/selection.json",
          "--train-out", (data_ / "train.json").string(), "--test-out", (data_ / "test.json").string(),
          "--train-size", "6", "--test-size", "4"});
     run({Engine(), "data", "build-ft", "--data", (data_ / "train.json").string(), "--output",

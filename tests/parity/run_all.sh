@@ -50,15 +50,11 @@ step parity-qwen2-1.5b python3 "$HERE/model_parity.py" --engine "$ENGINE" --mode
 # engine/model/tests/golden/hf_logits.json and commit; HfGolden.* skips until then).
 step golden python3 "$HERE/make_golden.py" --engine "$ENGINE" --out "$OUT/hf_logits.json"
 
-# Tokenizer ids vs HF tokenizers on every lawqa_jp text (engine/tokenizer's harness), when the
-# shared data is on this machine.
-SHARED="$HERE/../../../shared"
-if [ -d "$SHARED/data/lawqa_jp" ] && [ -f "$HERE/tokenizer_parity.py" ]; then
-  step tokenizer python3 "$HERE/tokenizer_parity.py" --engine "$ENGINE" \
-    --model "$SHARED/models/qwen3-tokenizer" --data-dir "$SHARED/data/lawqa_jp"
-else
-  echo "SKIP tokenizer (no shared/data/lawqa_jp beside the checkout)" | tee -a "$summary"
-fi
+# Tokenizer ids vs HF tokenizers on every lawqa_jp text (engine/tokenizer's harness); the
+# tokenizer and the dataset ship with the repository.
+REPO_ROOT="$HERE/../.."
+step tokenizer python3 "$HERE/tokenizer_parity.py" --engine "$ENGINE" \
+  --model "$REPO_ROOT/models/qwen3-tokenizer" --data-dir "$REPO_ROOT/data/lawqa_jp"
 
 rm -rf "$CKPT"
 echo "== summary"

@@ -6,7 +6,7 @@ golden_test.cc reads the files this writes; CI needs no Python. Re-run after cha
 case lists, and commit the output:
 
     pip install tokenizers transformers jinja2      # no torch needed
-    python3 tests/parity/tokenizer_goldens.py [--shared /work/shared] [--out tests/data/tokenizer]
+    python3 tests/parity/tokenizer_goldens.py [--shared DIR (default: the repository, which holds models/ and data/)] [--out tests/data/tokenizer]
 
 Files (JSON Lines, UTF-8):
   encode.jsonl  {"name", "text" | "text_hex", "ids"}   HF Tokenizer.encode(text, add_special_tokens=False)
@@ -237,7 +237,7 @@ def write_jsonl(path, records):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shared", default=os.path.join(os.path.dirname(REPO), "shared"))
+    ap.add_argument("--shared", default=REPO)
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "data", "tokenizer"))
     args = ap.parse_args()
     model_dir = os.path.join(args.shared, "models", "qwen3-tokenizer")

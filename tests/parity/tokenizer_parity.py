@@ -4,7 +4,7 @@
 Test-only tooling, run by hand or on the GPU/parity machines (needs `pip install tokenizers`):
 
     python3 tests/parity/tokenizer_parity.py --engine build/engine/app/ritsu-engine \
-        [--model ../shared/models/qwen3-tokenizer] [--data-dir ../shared/data/lawqa_jp]
+        [--model models/qwen3-tokenizer] [--data-dir data/lawqa_jp]
 
 Every string value (recursively: contexts, questions, instructions, choices, answers,
 references, file names) of selection.json, selection_randomized.json,
@@ -58,8 +58,8 @@ def first_difference(a, b):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--engine", default=os.path.join(REPO, "build", "engine", "app", "ritsu-engine"))
-    ap.add_argument("--model", default=os.path.join(os.path.dirname(REPO), "shared", "models", "qwen3-tokenizer"))
-    ap.add_argument("--data-dir", default=os.path.join(os.path.dirname(REPO), "shared", "data", "lawqa_jp"))
+    ap.add_argument("--model", default=os.path.join(REPO, "models", "qwen3-tokenizer"))
+    ap.add_argument("--data-dir", default=os.path.join(REPO, "data", "lawqa_jp"))
     ap.add_argument("--show", type=int, default=5, help="how many mismatches to print")
     args = ap.parse_args()
 

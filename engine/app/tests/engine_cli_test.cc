@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 const std::string kEngine = std::string(RITSU_BINARY_DIR) + "/engine/app/ritsu-engine";
-const std::string kTokenizerDir = std::string(RITSU_SHARED_DIR) + "/models/qwen3-tokenizer";
+const std::string kTokenizerDir = std::string(RITSU_DATA_ROOT) + "/models/qwen3-tokenizer";
 
 struct RunResult {
   int rc = -1;

@@ -1,5 +1,5 @@
 // The answer parser against every response the lab's old system stored
-// (shared/data/reference-evals/*.json) and against hand-made cases.
+// (data/reference-evals/*.json) and against hand-made cases.
 //
 // For each stored response ritsu's parser must give the old parser's predicted_answer, EXCEPT
 // for the cases listed in kDisagreements: each was read by a person, ritsu's answer is the one
@@ -138,7 +138,7 @@ constexpr Disagreement kDisagreements[] = {
     {"small_model_debug_direct.json", 2, "unknown", "a", kLeadingDigit},
 };
 
-std::string ReferenceDir() { return std::string(RITSU_SHARED_DIR) + "/data/reference-evals"; }
+std::string ReferenceDir() { return std::string(RITSU_DATA_ROOT) + "/data/reference-evals"; }
 
 TEST(AnswerParserReference, EveryStoredResponse) {
   std::map<std::pair<std::string, int>, const Disagreement*> expected_diff;

@@ -45,9 +45,9 @@ TEST(Dataset, LoadsTheShippedSelection) {
 }
 
 TEST(Dataset, LoadsTheRandomizedVariants) {
-  // 560 = 140 questions x 4 answer orders; read from shared/ (not copied into the repo).
+  // 560 = 140 questions x 4 answer orders.
   for (const char* name : {"selection_randomized.json", "selection_with_reference_randomized.json"}) {
-    auto s = LoadDataset(std::string(RITSU_SHARED_DIR) + "/data/lawqa_jp/" + name);
+    auto s = LoadDataset(std::string(RITSU_DATA_ROOT) + "/data/lawqa_jp/" + name);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     EXPECT_EQ(s->size(), 560u) << name;
   }

@@ -27,7 +27,7 @@ class EngineEval : public ::testing::Test {
     ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
     engine::RandomModelOptions ro;
     ro.seed = 7;
-    ro.tokenizer_dir = std::string(RITSU_SHARED_DIR) + "/models/qwen3-tokenizer";
+    ro.tokenizer_dir = std::string(RITSU_DATA_ROOT) + "/models/qwen3-tokenizer";
     Status st = engine::WriteRandomModel(*cfg, ro, dir_->File("tiny"));
     ASSERT_TRUE(st.ok()) << st.ToString();
   }

@@ -14,7 +14,7 @@ namespace ritsu::eval::testing_util {
 inline std::string SelectionJson() { return std::string(RITSU_SOURCE_DIR) + "/data/lawqa_jp/selection.json"; }
 inline std::string FixtureDir() { return std::string(RITSU_SOURCE_DIR) + "/tests/data/eval"; }
 inline std::string ReferenceEval(const std::string& name) {
-  return std::string(RITSU_SHARED_DIR) + "/data/reference-evals/" + name;
+  return std::string(RITSU_DATA_ROOT) + "/data/reference-evals/" + name;
 }
 
 inline std::string ReadFile(const std::string& path) {

@@ -1,4 +1,4 @@
-// The real Qwen3 tokenizer (shared/models/qwen3-tokenizer), loaded once per test binary, and
+// The real Qwen3 tokenizer (models/qwen3-tokenizer), loaded once per test binary, and
 // the golden files written by tests/parity/tokenizer_goldens.py with HF tokenizers.
 #pragma once
 
@@ -13,7 +13,7 @@
 
 namespace ritsu::tokenizer::testing {
 
-inline std::string QwenTokenizerDir() { return std::string(RITSU_SHARED_DIR) + "/models/qwen3-tokenizer"; }
+inline std::string QwenTokenizerDir() { return std::string(RITSU_DATA_ROOT) + "/models/qwen3-tokenizer"; }
 inline std::string GoldenDir() { return std::string(RITSU_SOURCE_DIR) + "/tests/data/tokenizer"; }
 
 // Loaded on first use and kept for the whole binary (loading parses an 11 MB JSON).

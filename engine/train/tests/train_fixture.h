@@ -18,7 +18,7 @@
 
 namespace ritsu::train::testing {
 
-inline const std::string kTokenizerDir = std::string(RITSU_SHARED_DIR) + "/models/qwen3-tokenizer";
+inline const std::string kTokenizerDir = std::string(RITSU_DATA_ROOT) + "/models/qwen3-tokenizer";
 
 // Writes the "tiny" Qwen3 preset (real vocab, 2 layers, hidden 64) with random weights.
 inline std::string WriteTinyQwen3(const std::string& dir, uint64_t seed, double init_range = 0.02) {
