@@ -173,6 +173,11 @@ Result<nlohmann::json> CompareEvaluations(const std::vector<NamedEvaluation>& fi
     int64_t both_right = 0, both_wrong = 0;
     for (const auto& rb : base_results) {
       const auto& ro = results[index[f].at(QuestionId(rb))];
+      // The same id with another truth is another question (or a broken file): not comparable.
+      if (rb.value("correct_answer", "") != ro.value("correct_answer", ""))
+        return Status::InvalidArgument(fmt::format(
+            "\"{}\" has correct_answer \"{}\" in {} but \"{}\" in {}; compare needs evaluations of the same questions",
+            DisplayId(rb), rb.value("correct_answer", ""), files[0].name, ro.value("correct_answer", ""), files[f].name));
       const bool base_ok = IsRight(rb), other_ok = IsRight(ro);
       nlohmann::json item{{"id", DisplayId(rb)},
                           {"correct_answer", rb.value("correct_answer", "")},

@@ -174,6 +174,14 @@ TEST(Compare, RefusesAQuestionIdTwiceInOneFile) {
   EXPECT_THAT(cmp.status().message(), HasSubstr("D.json: question \"q2\" appears twice (results[2] and results[7])"));
 }
 
+TEST(Compare, RefusesTheSameIdWithAnotherTruth) {
+  nlohmann::json other = B();
+  other["results"][6]["correct_answer"] = "a";  // q6's truth is c
+  auto cmp = CompareEvaluations({{"A.json", A()}, {"B.json", other}});
+  ASSERT_FALSE(cmp.ok());
+  EXPECT_THAT(cmp.status().message(), HasSubstr("\"q6\" has correct_answer \"c\" in A.json but \"a\" in B.json"));
+}
+
 TEST(Compare, RefusesANonStringAnswerByFileAndField) {
   nlohmann::json bad = B();
   bad["results"][4]["predicted_answer"] = nullptr;
