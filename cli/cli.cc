@@ -28,7 +28,7 @@ const std::vector<CommandInfo>& Commands() {
   static const std::vector<CommandInfo> kCommands = {
       {"submit", "queue a task: submit exec [flags] -- CMD ARGS... | submit train|eval|merge [flags] (prints its id)", CmdSubmit},
       {"run", "run a train|eval|merge job in the foreground (no scheduler), same flags as submit", CmdRun},
-      {"compare", "compare two evaluation outputs: accuracy delta, improved/regressed, label shift", CmdCompare},
+      {"compare", "compare evaluation outputs against the first: accuracy with 95% interval, McNemar p, label shift", CmdCompare},
       {"rescore", "re-parse an evaluation output's responses: rescore OLD.json --output NEW.json", CmdRescore},
       {"status", "counts per state and the newest tasks [--state S] [--sweep ID] [--json]", CmdStatus},
       {"show", "one task in full: spec, attempts, exit status, times [--json]", CmdShow},

@@ -50,7 +50,7 @@ ArgParser SubmitExecParser();
 // ritsu submit train|eval|merge and ritsu run train|eval|merge (cli/cmd_job.cc).
 int CmdSubmitJob(Context& ctx, TaskKind kind, const std::vector<std::string>& args);
 int CmdRun(Context& ctx, const std::vector<std::string>& args);
-// `ritsu compare A.json B.json` and `ritsu rescore OLD.json --output NEW.json`: the engine's
+// `ritsu compare BASELINE.json OTHER.json...` and `ritsu rescore OLD.json --output NEW.json`: the engine's
 // evaluation tools, run in the foreground.
 int CmdCompare(Context& ctx, const std::vector<std::string>& args);
 int CmdRescore(Context& ctx, const std::vector<std::string>& args);

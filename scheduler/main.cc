@@ -15,6 +15,7 @@
 #include "auth/endpoint_security.h"
 #include "common/log.h"
 #include "common/units.h"
+#include "common/version.h"
 #include "scheduler/broker.h"
 #include "scheduler/core.h"
 #include "scheduler/kv.h"
@@ -57,6 +58,7 @@ std::string RandomId() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (ritsu::PrintVersionIfAsked(argc, argv, "ritsud")) return 0;
   using namespace ritsu;
   std::string data_dir, bind;
   sched::CoreOptions copts;

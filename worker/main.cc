@@ -16,6 +16,7 @@
 #include "cli/args.h"
 #include "common/log.h"
 #include "common/units.h"
+#include "common/version.h"
 #include "worker/agent.h"
 #include "worker/gpu_discovery.h"
 #include "worker/slots.h"
@@ -72,6 +73,7 @@ int Fail(const std::string& msg) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (ritsu::PrintVersionIfAsked(argc, argv, "ritsu-worker")) return 0;
   ritsu::cli::ArgParser parser("ritsu-worker",
       "Runs tasks of a ritsud scheduler on this machine: registers its GPU slots (found with NVML,\n"
       "or given with --slots), starts each task in its own process group and streams its logs.");

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/version.h"
 #include "engine/app/subcommands.h"
 
 namespace {
@@ -32,6 +33,7 @@ size_t EditDistance(const std::string& a, const std::string& b) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (ritsu::PrintVersionIfAsked(argc, argv, "ritsu-engine")) return 0;
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     PrintUsage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

@@ -26,7 +26,7 @@ static const Subcommand kSubcommands[] = {
     {"eval", ritsu::eval::EngineEvalMain, "lawqa_jp multiple-choice evaluation, optional BM25 RAG"},
     {"data", ritsu::eval::DataToolMain, "lawqa_jp data tools: split, build-ft, stats, build-index"},
     {"rescore", ritsu::eval::RescoreMain, "re-parse the responses of an evaluation output"},
-    {"compare", ritsu::eval::CompareMain, "compare two evaluation outputs"},
+    {"compare", ritsu::eval::CompareMain, "compare evaluation outputs (intervals, McNemar)"},
 #endif
 #if defined(RITSU_ENGINE_WITH_TRAIN)
     {"train", ritsu::train::TrainMain, "LoRA / QLoRA fine-tuning (engine/train)"},

@@ -1,5 +1,5 @@
 // The eval job end to end with a fake generator, the ensemble vote, the output schema, and
-// rescore / compare.
+// rescore (compare: compare_test.cc).
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -315,46 +315,6 @@ TEST(Rescore, ReVotesEnsembleMembers) {
   EXPECT_EQ(RescoreDocument(&doc, "mem"), 1);
   EXPECT_EQ(doc["results"][0]["predicted_answer"], "c");
   EXPECT_EQ(doc["summary"]["correct_count"], 1);
-}
-
-nlohmann::json Doc(const std::vector<std::pair<std::string, std::string>>& truth_pred) {
-  nlohmann::json results = nlohmann::json::array();
-  int i = 0;
-  for (const auto& [t, p] : truth_pred)
-    results.push_back({{"file_name", "q" + std::to_string(i++)}, {"question", "?"}, {"correct_answer", t},
-                       {"predicted_answer", p}, {"response", p}});
-  return {{"results", results}};
-}
-
-TEST(Compare, DeltaImprovedRegressedAndCollapse) {
-  // Truth a b c d a b c d; A gets 4 right (q0 q1 q4 q6); B answers "a" for 7 of 8.
-  auto a = Doc({{"a", "a"}, {"b", "b"}, {"c", "d"}, {"d", "c"}, {"a", "a"}, {"b", "c"}, {"c", "c"}, {"d", "a"}});
-  auto b = Doc({{"a", "a"}, {"b", "a"}, {"c", "a"}, {"d", "d"}, {"a", "a"}, {"b", "a"}, {"c", "a"}, {"d", "a"}});
-  auto cmp = CompareDocuments(a, b);
-  EXPECT_DOUBLE_EQ(cmp["accuracy_delta"].get<double>(), 3.0 / 8 - 4.0 / 8);
-  EXPECT_EQ(cmp["improved"].size(), 1u);   // q3
-  EXPECT_EQ(cmp["regressed"].size(), 2u);  // q1, q6
-  EXPECT_EQ(cmp["improved"][0]["file_name"], "q3");
-  const std::string text = FormatComparison(cmp, "A.json", "B.json");
-  EXPECT_THAT(text, HasSubstr("delta -0.1250"));
-  EXPECT_THAT(text, HasSubstr("WARNING: B answers \"a\" for 88% of questions (truth: 25%)"));
-  EXPECT_THAT(text, HasSubstr("improved 1   regressed 2"));
-  EXPECT_THAT(text, HasSubstr("  a           25%    38%    88%   ###################################"));
-}
-
-TEST(Compare, LabFilesBaseVersusFineTuned) {
-  std::ostringstream out, err;
-  ASSERT_EQ(CompareMainWith({ReferenceEval("20251128-0804_qwen3_hf_norag_direct_dev.json"),
-                             ReferenceEval("20251127-0411_qwen3_hf_ft_v2_dev_norag_direct.json"), "--json"},
-                            out, err), 0) << err.str();
-  auto cmp = nlohmann::json::parse(out.str());
-  EXPECT_EQ(cmp["common_questions"], 27);
-  EXPECT_EQ(cmp["a"]["correct_count"].get<int>() - static_cast<int>(cmp["regressed"].size()) +
-                static_cast<int>(cmp["improved"].size()),
-            cmp["b"]["correct_count"].get<int>());
-  std::ostringstream out2, err2;
-  EXPECT_EQ(CompareMainWith({"only-one.json"}, out2, err2), 2);
-  EXPECT_THAT(err2.str(), HasSubstr("usage: ritsu compare"));
 }
 
 }  // namespace
