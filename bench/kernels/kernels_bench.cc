@@ -5,6 +5,8 @@
 //     device-to-device copy bandwidth (cudaMemcpy D2D of 1 GiB; read + write bytes / time);
 //   - matrix kernels (prefill GEMMs, flash attention) against the cuBLAS bf16 rate on an
 //     8192^3 GEMM.
+// Last, the attention backward at the LoRA trainer's layer shapes (Qwen3-8B and -0.6B), each
+// backward kernel by name.
 // Timings: median of 20 runs after 3 warm-ups, CUDA events on the default stream.
 // Usage: kernels_bench [--layers N] [--prefill-tokens N]
 #include <cuda_runtime_api.h>
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "kernels/attention/attention.h"
+#include "kernels/attention/flash_bwd_select.h"
 #include "kernels/matmul/matmul.h"
 #include "kernels/nf4/nf4.h"
 #include "kernels/nf4/nf4_gemv_variants.h"
@@ -354,6 +357,56 @@ int main(int argc, char** argv) {
       const double flops = 4.0 * kHeadDim * kHeads * pairs;
       std::printf("flash attention prefill varlen %lld prompts, %lld tokens: %.3f ms/layer, %.1f TFLOP/s (%.1f%% of the bf16 GEMM rate)\n",
                   (long long)kPrompts, (long long)total, ms, tflops(flops, ms), 100.0 * tflops(flops, ms) / peak);
+    }
+  }
+
+  // ---- flash attention backward at the LoRA trainer's layer shapes: 2 packed sequences of
+  // 1024 tokens, q/k/v views into the fused qkv projection, each backward kernel by name
+  // (kMma where the device allows 112 KiB per block, kMmaLowSmem on sm_86/sm_89's 99 KiB).
+  {
+    struct AttnShape {
+      const char* name;
+      int64_t heads, kv_heads;
+    };
+    const AttnShape shapes[] = {{"Qwen3-8B", kHeads, kKvHeads}, {"Qwen3-0.6B", 16, 8}};
+    using K = kg::FlashBwdKernel;
+    const std::pair<K, const char*> kernels[] = {
+        {K::kMma, "mma"}, {K::kMmaLowSmem, "mma-lowsmem"}, {K::kSimple, "simple"}};
+    constexpr int64_t kBatch = 2, kLen = 1024, kTokens = kBatch * kLen;
+    const std::vector<int32_t> cu = {0, int32_t(kLen), int32_t(kTokens)};
+    DeviceBuffer<int32_t> dcu(cu);
+    std::mt19937_64 arng(11);
+    for (const AttnShape& a : shapes) {
+      const int64_t hd = kHeadDim, stride = (a.heads + 2 * a.kv_heads) * hd;
+      DeviceBuffer<bf16> qkv(ritsu::gpu_test::random_vec<bf16>(arng, kTokens * stride, -2, 2)),
+          out(kTokens * a.heads * hd), g(ritsu::gpu_test::random_vec<bf16>(arng, kTokens * a.heads * hd)),
+          dq(kTokens * a.heads * hd);
+      DeviceBuffer<float> lse(a.heads * kTokens), dk(kTokens * a.kv_heads * hd), dv(dk.size());
+      const bf16 *q = qkv.get(), *k = q + a.heads * hd, *v = k + a.kv_heads * hd;
+      const float scale = 0.088388f;
+      auto fwd = [&] {
+        kg::flash_attention_fwd<bf16>(q, k, v, out.get(), lse.get(), dcu.get(), dcu.get(), kBatch, kLen, a.heads,
+                                      a.kv_heads, hd, stride, stride, scale, nullptr);
+      };
+      fwd();
+      // Causal pairs per sequence L(L+1)/2; forward 4 FLOPs per pair and head_dim element,
+      // backward 2.5x that (five products against two).
+      const double fwd_flops = 4.0 * hd * a.heads * kBatch * (double(kLen) * (kLen + 1) / 2);
+      const double fms = time_ms(fwd);
+      std::printf("\nflash attention, trainer layer %s (%lld q / %lld kv heads, head_dim %lld, %lld x %lld tokens)\n"
+                  "  forward:               %8.3f ms, %6.1f TFLOP/s\n",
+                  a.name, (long long)a.heads, (long long)a.kv_heads, (long long)hd, (long long)kBatch,
+                  (long long)kLen, fms, tflops(fwd_flops, fms));
+      for (const auto& [kernel, kname] : kernels) {
+        const size_t need = kg::flash_bwd_smem_bytes(kernel, hd);
+        const double ms = time_ms([&, kernel = kernel] {
+          kg::flash_attention_bwd_with<bf16>(kernel, q, k, v, out.get(), lse.get(), g.get(), dq.get(), dk.get(),
+                                             dv.get(), dcu.get(), dcu.get(), kBatch, kLen, a.heads, a.kv_heads, hd,
+                                             stride, stride, scale, nullptr);
+        });
+        std::printf("  backward %-12s  %8.3f ms, %6.1f TFLOP/s (%zu KiB shared memory per block)\n", kname, ms,
+                    tflops(2.5 * fwd_flops, ms), need / 1024);
+      }
     }
   }
   return 0;

@@ -88,6 +88,26 @@ void decode_attention_fwd(const T* q, const T* k_cache, const T* v_cache, T* out
                           int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
                           int64_t q_stride, int64_t max_seq, float scale, Stream s);
 
+// GPU only: the backward's kernels, for the GPU tests and the benchmark, which run each of them
+// on one device (flash_attention_bwd above is flash_attention_bwd_with(kAuto, ...)).
+enum class FlashBwdKernel {
+  kAuto,        // kMma where the device's shared memory allows, else kMmaLowSmem, else kSimple;
+                // kSimple for fp32, head sizes other than 64/128 and unaligned views
+  kMma,         // tensor cores, Q and dO tiles double-buffered (112 KiB at head_dim 128)
+  kMmaLowSmem,  // the same with one dO buffer (95 KiB at head_dim 128: fits sm_86/sm_89's 99)
+  kSimple,      // one warp per (query, head), exact fp32 arithmetic; any dtype and head size
+};
+// Forcing kMma or kMmaLowSmem where it does not apply (not bf16, head_dim not 64/128, views not
+// 16-byte aligned, or more shared memory than the device allows) is a contract failure (abort
+// with a message), never a silent fallback.
+template <class T>
+void flash_attention_bwd_with(FlashBwdKernel kernel, const T* q, const T* k, const T* v,
+                              const T* out, const float* lse, const T* dout, T* dq, float* dk,
+                              float* dv, const int32_t* cu_seqlens_q, const int32_t* cu_seqlens_k,
+                              int64_t batch, int64_t max_seqlen_q, int64_t n_heads,
+                              int64_t n_kv_heads, int64_t head_dim, int64_t q_stride,
+                              int64_t kv_stride, float scale, Stream s);
+
 // GPU only: split-K decode ("flash decoding") for long caches at small batch. Each sequence's
 // positions are cut into chunks of kDecodeChunk handled by separate blocks; partial softmax
 // states go to `workspace` (device, decode_attention_workspace_bytes) and are merged by a

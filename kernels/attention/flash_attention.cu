@@ -14,7 +14,9 @@
 // takes the tensor-core kernels of flash_bwd_mma.cuh (FlashAttention-2 loop order: a block per
 // 64 keys of one (sequence, head) walks the query tiles, dQ reduced with fp32 atomics into a
 // stream-ordered scratch; see that file); everything else the simple one-warp-per-query kernel
-// (flash_bwd_simple_kernel).
+// (flash_bwd_simple_kernel). The tensor-core kernel has two variants (FlashBwdKernel in
+// attention.h): Q and dO double-buffered, or dO single-buffered for devices whose blocks may
+// not have 112 KiB of shared memory (sm_86/sm_89: 99 KiB); flash_bwd_select.h chooses.
 #include <mma.h>
 
 #include <atomic>
@@ -26,6 +28,7 @@
 
 #include "kernels/attention/attention.h"
 #include "kernels/attention/flash_bwd_mma.cuh"
+#include "kernels/attention/flash_bwd_select.h"
 #include "kernels/attention/flash_fwd_mma.cuh"
 #include "kernels/common/cuda_common.cuh"
 
@@ -351,25 +354,9 @@ PrefillKernel prefill_kernel() {
   return chosen;
 }
 
-// RITSU_FLASH_BWD_KERNEL=simple forces the simple exact backward for every shape (a known-good
-// fallback and a baseline for timings); unset or "mma" keeps the tensor-core kernel where it
-// applies.
-bool bwd_force_simple() {
-  static const bool simple = [] {
-    const char* env = std::getenv("RITSU_FLASH_BWD_KERNEL");
-    if (env == nullptr || *env == '\0' || std::strcmp(env, "mma") == 0) return false;
-    if (std::strcmp(env, "simple") == 0) return true;
-    std::fprintf(stderr,
-                 "ritsu: RITSU_FLASH_BWD_KERNEL=%s is not mma or simple; using the default (mma)\n",
-                 env);
-    return false;
-  }();
-  return simple;
-}
-
 // Largest dynamic shared memory a block of the current device may opt in to (cached per
-// device): the head_dim-128 backward needs 112 KiB, more than sm_86/sm_89 parts allow (99 KiB);
-// there it falls back to the simple kernel.
+// device): the head_dim-128 backward's default variant needs 112 KiB, more than sm_86/sm_89
+// parts allow (99 KiB); there it takes the single-dO-buffer variant (flash_bwd_select.h).
 size_t max_smem_optin() {
   static std::atomic<int> cached[64] = {};
   int device = 0;
@@ -463,14 +450,14 @@ cudaMemPool_t bwd_scratch_pool(int device) {
 // all on the caller's stream, no host synchronization. The fp32 dQ accumulator and D live in a
 // stream-ordered scratch sized from batch * max_lq (>= total_q, which only the device knows),
 // freed stream-ordered after the last kernel.
-template <int HD>
+template <int HD, int DoBufs>
 void launch_bwd_mma(const bf16* q, const bf16* k, const bf16* v, const bf16* out, const float* lse,
                     const bf16* dout, bf16* dq, float* dk, float* dv, const int32_t* cu_q,
                     const int32_t* cu_k, int64_t batch, int64_t max_lq, int64_t n_heads,
                     int64_t n_kv_heads, int64_t q_stride, int64_t kv_stride, float scale,
                     Stream s) {
   namespace fb = flash_mma_bwd;
-  constexpr size_t kSmem = fb::Smem<HD>::kBytes;
+  constexpr size_t kSmem = fb::Smem<HD, DoBufs>::kBytes;
   const int64_t rows = batch * max_lq;
   const int64_t key_tiles = (max_lq + fb::kBK - 1) / fb::kBK;
   RITSU_KERNEL_REQUIRE(key_tiles <= 65535 && rows * n_heads <= INT32_MAX);
@@ -479,12 +466,12 @@ void launch_bwd_mma(const bf16* q, const bf16* k, const bf16* v, const bf16* out
   RITSU_CUDA_CHECK(cudaGetDevice(&device));
   const uint64_t bit = uint64_t(1) << (device & 63);
   if (!(configured_devices.load() & bit)) {
-    RITSU_CUDA_CHECK(cudaFuncSetAttribute(fb::flash_bwd_mma_kernel<HD>,
+    RITSU_CUDA_CHECK(cudaFuncSetAttribute(fb::flash_bwd_mma_kernel<HD, DoBufs>,
                                           cudaFuncAttributeMaxDynamicSharedMemorySize,
                                           int(kSmem)));
     // Two (head_dim 128) or three (64) blocks per SM need nearly all of the unified L1/shared
     // memory as shared memory.
-    RITSU_CUDA_CHECK(cudaFuncSetAttribute(fb::flash_bwd_mma_kernel<HD>,
+    RITSU_CUDA_CHECK(cudaFuncSetAttribute(fb::flash_bwd_mma_kernel<HD, DoBufs>,
                                           cudaFuncAttributePreferredSharedMemoryCarveout,
                                           int(cudaSharedmemCarveoutMaxShared)));
     configured_devices.fetch_or(bit);
@@ -505,7 +492,7 @@ void launch_bwd_mma(const bf16* q, const bf16* k, const bf16* v, const bf16* out
   RITSU_CUDA_CHECK_LAUNCH();
 
   const dim3 grid{unsigned(n_heads), unsigned(batch), unsigned(key_tiles)};
-  fb::flash_bwd_mma_kernel<HD><<<grid, fb::kThreads, kSmem, st>>>(
+  fb::flash_bwd_mma_kernel<HD, DoBufs><<<grid, fb::kThreads, kSmem, st>>>(
       reinterpret_cast<const __nv_bfloat16*>(q), reinterpret_cast<const __nv_bfloat16*>(k),
       reinterpret_cast<const __nv_bfloat16*>(v), reinterpret_cast<const __nv_bfloat16*>(dout),
       lse, delta, dq_acc, dk, dv, cu_q, cu_k, int(n_heads), int(n_kv_heads), q_stride, kv_stride,
@@ -557,29 +544,37 @@ void flash_attention_fwd(const T* q, const T* k, const T* v, T* out, float* lse,
 }
 
 template <class T>
-void flash_attention_bwd(const T* q, const T* k, const T* v, const T* out, const float* lse,
-                         const T* dout, T* dq, float* dk, float* dv,
-                         const int32_t* cu_seqlens_q, const int32_t* cu_seqlens_k, int64_t batch,
-                         int64_t max_seqlen_q, int64_t n_heads, int64_t n_kv_heads,
-                         int64_t head_dim, int64_t q_stride, int64_t kv_stride, float scale,
-                         Stream s) {
+void flash_attention_bwd_with(FlashBwdKernel kernel, const T* q, const T* k, const T* v,
+                              const T* out, const float* lse, const T* dout, T* dq, float* dk,
+                              float* dv, const int32_t* cu_seqlens_q, const int32_t* cu_seqlens_k,
+                              int64_t batch, int64_t max_seqlen_q, int64_t n_heads,
+                              int64_t n_kv_heads, int64_t head_dim, int64_t q_stride,
+                              int64_t kv_stride, float scale, Stream s) {
   if (batch <= 0) return;
   check_shape(batch, n_heads, n_kv_heads, head_dim);
-  if constexpr (std::is_same_v<T, bf16>) {
-    // 16-byte loads of q/k/v/out/dout and stores of dq, 8-byte atomics into dk/dv.
-    const bool vec_ok = aligned16(q) && aligned16(k) && aligned16(v) && aligned16(out) &&
-                        aligned16(dout) && aligned16(dq) && aligned16(dk) && aligned16(dv) &&
-                        q_stride % 8 == 0 && kv_stride % 8 == 0;
-    const size_t smem = head_dim == 128 ? flash_mma_bwd::Smem<128>::kBytes
-                                        : flash_mma_bwd::Smem<64>::kBytes;
-    if (vec_ok && max_seqlen_q > 0 && (head_dim == 128 || head_dim == 64) &&
-        !bwd_force_simple() && smem <= max_smem_optin()) {
-      auto launch = head_dim == 128 ? launch_bwd_mma<128> : launch_bwd_mma<64>;
-      launch(q, k, v, out, lse, dout, dq, dk, dv, cu_seqlens_q, cu_seqlens_k, batch,
-             max_seqlen_q, n_heads, n_kv_heads, q_stride, kv_stride, scale, s);
-      return;
+  // 16-byte loads of q/k/v/out/dout and stores of dq, 8-byte atomics into dk/dv.
+  const bool tensor_core_ok = std::is_same_v<T, bf16> && aligned16(q) && aligned16(k) &&
+                              aligned16(v) && aligned16(out) && aligned16(dout) &&
+                              aligned16(dq) && aligned16(dk) && aligned16(dv) &&
+                              q_stride % 8 == 0 && kv_stride % 8 == 0;
+  if (kernel == FlashBwdKernel::kAuto)
+    kernel = choose_flash_bwd_kernel(tensor_core_ok, head_dim, tensor_core_ok ? max_smem_optin() : 0);
+  if (kernel != FlashBwdKernel::kSimple) {
+    // A forced tensor-core variant must apply (the tests rely on running what they asked for).
+    RITSU_KERNEL_REQUIRE(tensor_core_ok && (head_dim == 64 || head_dim == 128));
+    RITSU_KERNEL_REQUIRE(flash_bwd_smem_bytes(kernel, head_dim) <= max_smem_optin());
+    if constexpr (std::is_same_v<T, bf16>) {
+      if (max_seqlen_q > 0) {
+        const bool low = kernel == FlashBwdKernel::kMmaLowSmem;
+        auto launch = head_dim == 128 ? (low ? launch_bwd_mma<128, 1> : launch_bwd_mma<128, 2>)
+                                      : (low ? launch_bwd_mma<64, 1> : launch_bwd_mma<64, 2>);
+        launch(q, k, v, out, lse, dout, dq, dk, dv, cu_seqlens_q, cu_seqlens_k, batch,
+               max_seqlen_q, n_heads, n_kv_heads, q_stride, kv_stride, scale, s);
+        return;
+      }
     }
   }
+  // The simple kernel, and every variant's no-query case (dk/dv are still outputs: zeros).
   // dk/dv are accumulated with atomics: zero them first. Their size is cu_seqlens_k[batch],
   // which lives on the device: read it (one small synchronous copy per call).
   int32_t total_k = 0;
@@ -598,6 +593,18 @@ void flash_attention_bwd(const T* q, const T* k, const T* v, const T* out, const
   RITSU_CUDA_CHECK_LAUNCH();
 }
 
+template <class T>
+void flash_attention_bwd(const T* q, const T* k, const T* v, const T* out, const float* lse,
+                         const T* dout, T* dq, float* dk, float* dv,
+                         const int32_t* cu_seqlens_q, const int32_t* cu_seqlens_k, int64_t batch,
+                         int64_t max_seqlen_q, int64_t n_heads, int64_t n_kv_heads,
+                         int64_t head_dim, int64_t q_stride, int64_t kv_stride, float scale,
+                         Stream s) {
+  flash_attention_bwd_with(FlashBwdKernel::kAuto, q, k, v, out, lse, dout, dq, dk, dv,
+                           cu_seqlens_q, cu_seqlens_k, batch, max_seqlen_q, n_heads, n_kv_heads,
+                           head_dim, q_stride, kv_stride, scale, s);
+}
+
 #define INSTANTIATE(T)                                                                         \
   template void flash_attention_fwd<T>(const T*, const T*, const T*, T*, float*,               \
                                        const int32_t*, const int32_t*, int64_t, int64_t,       \
@@ -606,7 +613,12 @@ void flash_attention_bwd(const T* q, const T* k, const T* v, const T* out, const
   template void flash_attention_bwd<T>(const T*, const T*, const T*, const T*, const float*,   \
                                        const T*, T*, float*, float*, const int32_t*,           \
                                        const int32_t*, int64_t, int64_t, int64_t, int64_t,     \
-                                       int64_t, int64_t, int64_t, float, Stream);
+                                       int64_t, int64_t, int64_t, float, Stream);              \
+  template void flash_attention_bwd_with<T>(FlashBwdKernel, const T*, const T*, const T*,      \
+                                            const T*, const float*, const T*, T*, float*,      \
+                                            float*, const int32_t*, const int32_t*, int64_t,   \
+                                            int64_t, int64_t, int64_t, int64_t, int64_t,       \
+                                            int64_t, float, Stream);
 INSTANTIATE(float)
 INSTANTIATE(bf16)
 #undef INSTANTIATE

@@ -45,6 +45,14 @@
 // query tile (16 + 16; see the S^T step) and half of the dQ quarter (32): 251 registers, no
 // spills, two blocks of 128 threads (112 KiB of shared memory each) per SM. Head_dim 64: three
 // blocks per SM (64 KiB each; ptxas spills a few bytes at the 168-register cap).
+//
+// Two variants (template parameter DoBufs): Q and dO double-buffered (DoBufs = 2, the default
+// wherever it fits), or dO single-buffered (DoBufs = 1: 95 KiB instead of 112 at head_dim 128,
+// within the 99 KiB per block of sm_86/sm_89, the lab's RTX 3080). dO is last read by the
+// dP^T and dV products, before the barrier that publishes dS^T, so the single buffer is
+// refilled with the next tile's dO right after that barrier: its load overlaps the dQ product
+// instead of the whole tile's math (Q, lse and D stay double-buffered). Same arithmetic; the
+// results differ only by the order of the fp32 atomic additions.
 // Measured on an H100 at the trainer's shape (2 x 1024 tokens, 32/8 heads, head_dim 128):
 // 310-323 us, 133-139 TFLOP/s counting 2.5x the forward's FLOPs (forward 89-97 us). The limit is the
 // shared-memory operand traffic: ~0.6 ldmatrix.x4 per mma, twice the forward's ratio.
@@ -54,6 +62,7 @@
 
 #include <cstdint>
 
+#include "kernels/attention/flash_bwd_select.h"
 #include "kernels/attention/flash_fwd_mma.cuh"
 
 namespace ritsu::kernels::cuda::flash_mma_bwd {
@@ -68,24 +77,27 @@ using flash_mma::mma_bf16;
 using flash_mma::pack_bf16;
 using flash_mma::smem_addr;
 
-constexpr int kBK = 64;       // keys per block
-constexpr int kBQ = 64;       // query rows per tile of the inner loop
+constexpr int kBK = flash_bwd_layout::kBK;  // keys per block
+constexpr int kBQ = flash_bwd_layout::kBQ;  // query rows per tile of the inner loop
 constexpr int kWarps = 4;     // 16 keys each
 constexpr int kThreads = 32 * kWarps;
 constexpr int kPrepRows = 4;  // query rows per block of the prep kernel
 constexpr float kLog2e = 1.4426950408889634f;
 
-template <int HD>
+template <int HD, int DoBufs>
 struct Smem {
   static constexpr int kLd = HD + 8;          // bf16 per row of K, V, Q, dO (= flash_mma::Smem<HD>::kLd)
   static constexpr int kTile = kBK * kLd;     // elements of one 64-row tile (kBQ == kBK)
   static constexpr int kLdS = kBQ + 8;        // bf16 per row of dS^T: +16 bytes against bank conflicts
-  // K, V, Q[2], dO[2] (bf16 tiles), then dS^T (bf16), then lse[2], D[2] (fp32, 64 each).
-  static constexpr size_t kDsOffset = size_t(6) * kTile * 2;
+  // K, V, Q[2], dO[DoBufs] (bf16 tiles), then dS^T (bf16), then lse[2], D[2] (fp32, 64 each).
+  static constexpr size_t kDsOffset = size_t(4 + DoBufs) * kTile * 2;
   static constexpr size_t kStatOffset = kDsOffset + size_t(kBK) * kLdS * 2;
   static constexpr size_t kBytes = kStatOffset + size_t(4) * kBQ * 4;
   static_assert(kLd == flash_mma::Smem<HD>::kLd, "load_tile_async writes rows of Smem<HD>::kLd");
   static_assert(kBQ == kBK, "Q/dO tiles share the K/V tile size");
+  static_assert(DoBufs == 1 || DoBufs == 2, "one or two dO buffers");
+  static_assert(kBytes == flash_bwd_layout::smem_bytes(HD, DoBufs),
+                "the host's kernel choice (flash_bwd_select.h) sizes this layout");
 };
 
 // 4-byte async copy (lse, D); src_bytes = 0 zero-fills.
@@ -110,7 +122,7 @@ template <int HD, int NQ>
 __device__ __forceinline__ void rows_times_tile_t(float (&acc)[NQ / 8][4],
                                                   const __nv_bfloat16* sA,
                                                   const __nv_bfloat16* sB, int lane) {
-  constexpr int kLd = Smem<HD>::kLd;
+  constexpr int kLd = HD + 8;  // Smem<HD, *>::kLd
   const int mat = lane >> 3;
   const int a_row = (lane & 7) + (mat & 1) * 8, a_col = (mat >> 1) * 8;
   const int b_row = (lane & 7) + (mat >> 1) * 8, b_col = (mat & 1) * 8;
@@ -136,7 +148,7 @@ template <int HD, int NQ>
 __device__ __forceinline__ void tile_times_rows(float (&acc)[HD / 8][4],
                                                 const uint32_t (&x)[NQ / 8][2],
                                                 const __nv_bfloat16* sB, int lane) {
-  constexpr int kLd = Smem<HD>::kLd;
+  constexpr int kLd = HD + 8;  // Smem<HD, *>::kLd
   const int mat = lane >> 3;
   const int row_off = (lane & 7) + (mat & 1) * 8, col_off = (mat >> 1) * 8;
 #pragma unroll
@@ -233,7 +245,7 @@ __global__ void __launch_bounds__(256)
 // y = sequence, z = key tile, tile 0 first: with the causal mask the first key tiles see the
 // most query tiles, so the longest blocks start first. Key tiles z, z + gridDim.z, ... (more
 // than one only where a sequence has more keys than max_seqlen_q, a cached prefix).
-template <int HD>
+template <int HD, int DoBufs>
 __global__ void __launch_bounds__(kThreads, HD == 128 ? 2 : 3)
     flash_bwd_mma_kernel(const __nv_bfloat16* __restrict__ q, const __nv_bfloat16* __restrict__ k,
                          const __nv_bfloat16* __restrict__ v,
@@ -243,7 +255,7 @@ __global__ void __launch_bounds__(kThreads, HD == 128 ? 2 : 3)
                          const int32_t* __restrict__ cu_q, const int32_t* __restrict__ cu_k,
                          int n_heads, int n_kv_heads, int64_t q_stride, int64_t kv_stride,
                          float scale, float scale_log2) {
-  using S = Smem<HD>;
+  using S = Smem<HD, DoBufs>;
   constexpr int kLd = S::kLd;
   constexpr int kLdS = S::kLdS;
   constexpr int kHalf = kBQ / 2;  // queries per half tile (see the S^T step)
@@ -265,7 +277,7 @@ __global__ void __launch_bounds__(kThreads, HD == 128 ? 2 : 3)
   __nv_bfloat16* sK = reinterpret_cast<__nv_bfloat16*>(smem_raw);
   __nv_bfloat16* sV = sK + S::kTile;
   __nv_bfloat16* sQ = sV + S::kTile;   // two buffers
-  __nv_bfloat16* sdO = sQ + 2 * S::kTile;  // two buffers
+  __nv_bfloat16* sdO = sQ + 2 * S::kTile;  // DoBufs buffers
   __nv_bfloat16* sdS = reinterpret_cast<__nv_bfloat16*>(smem_raw + S::kDsOffset);
   float* sLse = reinterpret_cast<float*>(smem_raw + S::kStatOffset);  // two buffers of kBQ
   float* sDelta = sLse + 2 * kBQ;                                     // two buffers of kBQ
@@ -280,15 +292,21 @@ __global__ void __launch_bounds__(kThreads, HD == 128 ? 2 : 3)
   const float* lse_row = lse + int64_t(h) * total_q + q0;
   const float* delta_row = delta + int64_t(h) * total_q + q0;
 
-  // Q, dO, lse and D of query tile qt into buffer buf; rows past lq are zero-filled.
+  // dO of query tile qt into buffer buf (0 with one buffer); rows past lq are zero-filled.
+  auto load_do_tile = [&](int qt, int buf) {
+    const int m0 = qt * kBQ;
+    const int rows = lq - m0 < kBQ ? lq - m0 : kBQ;
+    flash_mma::load_tile_async<HD, kThreads>(sdO + (DoBufs == 2 ? buf : 0) * S::kTile,
+                                             do_head + int64_t(m0) * dout_stride, dout_stride,
+                                             kBQ, rows);
+  };
+  // Q, lse and D (and, double-buffered, dO) of query tile qt into buffer buf.
   auto load_q_tile = [&](int qt, int buf) {
     const int m0 = qt * kBQ;
     const int rows = lq - m0 < kBQ ? lq - m0 : kBQ;
     flash_mma::load_tile_async<HD, kThreads>(sQ + buf * S::kTile, q_head + int64_t(m0) * q_stride,
                                              q_stride, kBQ, rows);
-    flash_mma::load_tile_async<HD, kThreads>(sdO + buf * S::kTile,
-                                             do_head + int64_t(m0) * dout_stride, dout_stride,
-                                             kBQ, rows);
+    if (DoBufs == 2) load_do_tile(qt, buf);
     const int r = threadIdx.x & (kBQ - 1);
     const bool in = r < rows;
     if (threadIdx.x < kBQ)
@@ -313,6 +331,7 @@ __global__ void __launch_bounds__(kThreads, HD == 128 ? 2 : 3)
                                                kv_stride, kBK, valid);
     }
     load_q_tile(qt_begin, 0);
+    if (DoBufs == 1) load_do_tile(qt_begin, 0);
     cp_async_commit();
 
     const int warp_key0 = j0 + warp * 16;  // this warp's first key; rows g and g+8 of 16
@@ -330,7 +349,7 @@ __global__ void __launch_bounds__(kThreads, HD == 128 ? 2 : 3)
       cp_async_commit();
 
       const __nv_bfloat16* q_t = sQ + buf * S::kTile;
-      const __nv_bfloat16* do_t = sdO + buf * S::kTile;
+      const __nv_bfloat16* do_t = sdO + (DoBufs == 2 ? buf : 0) * S::kTile;
       const float* lse_t = sLse + buf * kBQ;
       const float* delta_t = sDelta + buf * kBQ;
       const int m0 = qt * kBQ;
@@ -395,7 +414,11 @@ __global__ void __launch_bounds__(kThreads, HD == 128 ? 2 : 3)
         for (int w = lane; w < 16 * (kBQ / 2); w += 32)
           reinterpret_cast<uint32_t*>(sdS + (warp * 16 + w / (kBQ / 2)) * kLdS)[w % (kBQ / 2)] = 0u;
       }
-      __syncthreads();  // dS^T of all 64 keys is in shared memory
+      __syncthreads();  // dS^T of all 64 keys is in shared memory; every warp is done with dO
+      if (DoBufs == 1 && qt + 1 < q_tiles) {
+        load_do_tile(qt + 1, 0);  // overlaps the dQ product
+        cp_async_commit();
+      }
 
       // dQ[:, warp's quarter of head_dim] = dS (64 x 64 keys) K (64 keys x HD/4), in two halves
       // of 32 query rows: the accumulators of all 64 rows would not fit next to dK and dV for

@@ -223,6 +223,13 @@ double causal_pairs(const AttnCase& c) {
 // tolerance is also 1e-2) where the twin keeps them in fp32; dq is also rounded to bf16 on both
 // sides. Measured on an H100: dq 2.6e-3..2.7e-3, dk/dv 1.6e-3..1.7e-3. Other bf16 head sizes
 // take the exact simple kernel: dk/dv 1e-4 as for fp32.
+//
+// bf16 head_dim 64/128 runs each tensor-core variant by name (kMma, and kMmaLowSmem, the one
+// sm_86/sm_89 get at head_dim 128; which one a device gets is flash_bwd_select_test's), each
+// into freshly poisoned outputs, and checks that the two agree with each other far more
+// closely than with the twin: they differ only by the order of fp32 atomic additions (dq then
+// rounds to bf16, so a few elements can differ by one bf16 step: 1e-3; dk/dv stay fp32: 1e-5).
+// Other cases go through flash_attention_bwd (kAuto: the simple kernel).
 template <class T>
 void flash_bwd_case(Report& r, const std::string& label, const AttnCase& c, bool fused = false) {
   const std::string name = std::string("flash_attention_bwd/") + tname<T>() + "/" + label;
@@ -260,18 +267,43 @@ void flash_bwd_case(Report& r, const std::string& label, const AttnCase& c, bool
   DeviceBuffer<float> dlse(lse), ddk(dk_want.size()), ddv(dv_want.size());
   DeviceBuffer<int32_t> dcq(cu_q), dck(cu_k);
   const T* dq = dqkv.get();
-  auto run = [&] {
-    kg::flash_attention_bwd(dq, dq + k_off, dq + v_off, dout.get(), dlse.get(), dg.get(), ddq.get(), ddk.get(),
-                            ddv.get(), dcq.get(), dck.get(), batch, max_lq, heads, kvh, hd, qs, ks, scale, nullptr);
-  };
-  run();
   const bool mma = std::is_same_v<T, bf16> && (hd == 64 || hd == 128);
-  r.check(name + "/dq", rel_error(ddq.download(), dq_want), tol<T>());
-  r.check(name + "/dk", rel_error(ddk.download(), dk_want), mma ? kTolBf16 : 1e-4);
-  r.check(name + "/dv", rel_error(ddv.download(), dv_want), mma ? kTolBf16 : 1e-4);
-  // Backward FLOPs: 2.5x the forward's 4 * pairs * heads * hd (five matrix products of
-  // 2 * pairs * hd per head against the forward's two).
-  r.time(name, run, 0, 10.0 * causal_pairs(c) * heads * hd);
+  using K = kg::FlashBwdKernel;
+  const std::vector<std::pair<K, std::string>> variants =
+      mma ? std::vector<std::pair<K, std::string>>{{K::kMma, "/mma"}, {K::kMmaLowSmem, "/mma-lowsmem"}}
+          : std::vector<std::pair<K, std::string>>{{K::kAuto, ""}};
+  std::vector<T> first_dq;
+  std::vector<float> first_dk, first_dv;
+  for (const auto& [kernel, suffix] : variants) {
+    const std::string vname = name + suffix;
+    auto run = [&, kernel = kernel] {
+      kg::flash_attention_bwd_with(kernel, dq, dq + k_off, dq + v_off, dout.get(), dlse.get(), dg.get(), ddq.get(),
+                                   ddk.get(), ddv.get(), dcq.get(), dck.get(), batch, max_lq, heads, kvh, hd, qs, ks,
+                                   scale, nullptr);
+    };
+    ddq.poison();
+    ddk.poison();
+    ddv.poison();
+    run();
+    const auto got_dq = ddq.download();
+    const auto got_dk = ddk.download();
+    const auto got_dv = ddv.download();
+    r.check(vname + "/dq", rel_error(got_dq, dq_want), tol<T>());
+    r.check(vname + "/dk", rel_error(got_dk, dk_want), mma ? kTolBf16 : 1e-4);
+    r.check(vname + "/dv", rel_error(got_dv, dv_want), mma ? kTolBf16 : 1e-4);
+    if (first_dq.empty()) {
+      first_dq = got_dq;
+      first_dk = got_dk;
+      first_dv = got_dv;
+    } else {
+      r.check(vname + "/dq-vs" + variants[0].second, rel_error(got_dq, first_dq), 1e-3);
+      r.check(vname + "/dk-vs" + variants[0].second, rel_error(got_dk, first_dk), 1e-5);
+      r.check(vname + "/dv-vs" + variants[0].second, rel_error(got_dv, first_dv), 1e-5);
+    }
+    // Backward FLOPs: 2.5x the forward's 4 * pairs * heads * hd (five matrix products of
+    // 2 * pairs * hd per head against the forward's two).
+    r.time(vname, run, 0, 10.0 * causal_pairs(c) * heads * hd);
+  }
 }
 
 // Timing only (--bench), at the LoRA trainer's shape: the forward and the backward of one layer
@@ -295,14 +327,17 @@ void flash_train_bench(Report& r) {
     kg::flash_attention_fwd(q, k, v, out.get(), lse.get(), dcu.get(), dcu.get(), 2, 1024, heads, kvh, hd, stride,
                             stride, scale, nullptr);
   };
-  auto bwd = [&] {
-    kg::flash_attention_bwd(q, k, v, out.get(), lse.get(), g.get(), dq.get(), dk.get(), dv.get(), dcu.get(),
-                            dcu.get(), 2, 1024, heads, kvh, hd, stride, stride, scale, nullptr);
-  };
   fwd();
   const double pairs = causal_pairs(c);
   r.time("flash_attention_fwd/bf16/" + label, fwd, 0, 4.0 * pairs * heads * hd);
-  r.time("flash_attention_bwd/bf16/" + label, bwd, 0, 10.0 * pairs * heads * hd);
+  using K = kg::FlashBwdKernel;
+  for (const auto& [kernel, suffix] : {std::pair{K::kMma, "/mma"}, std::pair{K::kMmaLowSmem, "/mma-lowsmem"},
+                                       std::pair{K::kSimple, "/simple"}}) {
+    r.time("flash_attention_bwd/bf16/" + label + suffix, [&, kernel = kernel] {
+      kg::flash_attention_bwd_with(kernel, q, k, v, out.get(), lse.get(), g.get(), dq.get(), dk.get(), dv.get(),
+                                   dcu.get(), dcu.get(), 2, 1024, heads, kvh, hd, stride, stride, scale, nullptr);
+    }, 0, 10.0 * pairs * heads * hd);
+  }
 }
 
 template <class T>
