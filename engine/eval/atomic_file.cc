@@ -1,10 +1,8 @@
 #include "engine/eval/atomic_file.h"
 
-#include <unistd.h>
-
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
+
+#include "common/atomic_file.h"
 
 namespace ritsu::eval {
 
@@ -21,24 +19,7 @@ Status CheckOutputPath(const std::string& path, bool overwrite) {
 
 Status WriteFileAtomically(const std::string& path, const std::string& contents, bool overwrite) {
   RITSU_RETURN_IF_ERROR(CheckOutputPath(path, overwrite));
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::IOError("cannot write " + tmp);
-    out << contents;
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return Status::IOError("write to " + tmp + " failed (disk full?)");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    return Status::IOError("rename " + tmp + " -> " + path + ": " + ec.message());
-  }
-  return Status::Ok();
+  return WriteFileAtomic(path, contents);
 }
 
 }  // namespace ritsu::eval

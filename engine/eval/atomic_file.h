@@ -1,5 +1,5 @@
-// Writing outputs so that a crash never leaves a half-written file that looks complete:
-// write "<path>.tmp.<pid>", flush, then rename over the final name.
+// Evaluation outputs: the --overwrite refusal, then common/atomic_file.h's WriteFileAtomic
+// (temporary file, fsync, rename, fsync of the directory).
 #pragma once
 
 #include <string>

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/atomic_file.h"
+
 namespace ritsu::merge {
 
 Result<ParsedFlags> ParseFlags(int argc, char** argv, const FlagSpec& spec) {
@@ -74,16 +76,7 @@ Result<uint64_t> ParseByteSize(const std::string& text, const std::string& flag)
 Status WriteMetricsFile(const std::string& json_text) {
   const char* path = std::getenv("RITSU_METRICS_FILE");
   if (!path || !*path) return Status::Ok();
-  const std::string tmp = fmt::format("{}.tmp-{}", path, getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    out << json_text << "\n";
-    if (!out) return Status::IOError("cannot write $RITSU_METRICS_FILE " + std::string(path));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return Status::IOError(fmt::format("cannot write $RITSU_METRICS_FILE {}: {}", path, ec.message()));
-  return Status::Ok();
+  return WriteFileAtomic(path, json_text + "\n").Annotate("$RITSU_METRICS_FILE");
 }
 
 }  // namespace ritsu::merge

@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <unordered_set>
 
+#include "common/checked_math.h"
 #include "engine/merge/quantize.h"
 
 namespace ritsu::merge {
@@ -17,8 +19,10 @@ namespace ritsu::merge {
 struct GgufFile::Mapping {
   const uint8_t* data = nullptr;
   size_t size = 0;
+  bool mapped = false;        // data is an mmap to release
+  std::vector<uint8_t> owned;  // FromBuffer: the copy data points into
   ~Mapping() {
-    if (data) munmap(const_cast<uint8_t*>(data), size);
+    if (data && mapped) munmap(const_cast<uint8_t*>(data), size);
   }
 };
 
@@ -108,22 +112,39 @@ Status ReadValue(Cursor& c, GgufValueType type, const std::string& key, GgufValu
 }  // namespace
 
 Result<GgufFile> GgufFile::Open(const std::string& path) {
-  GgufFile g;
-  g.path_ = path;
-  const int fd = ::open(path.c_str(), O_RDONLY);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::NotFound(fmt::format("cannot open GGUF file {}: {}", path, std::strerror(errno)));
   struct stat st {};
   if (fstat(fd, &st) != 0 || st.st_size < 24) {
     ::close(fd);
     return Status::Corruption(fmt::format("{}: {} bytes is too short for a GGUF header", path, st.st_size));
   }
-  g.size_ = static_cast<uint64_t>(st.st_size);
-  void* p = mmap(nullptr, g.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  auto map = std::make_shared<Mapping>();
+  map->size = static_cast<size_t>(st.st_size);
+  void* p = mmap(nullptr, map->size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
   if (p == MAP_FAILED) return Status::IOError(fmt::format("mmap {}: {}", path, std::strerror(errno)));
-  g.map_ = std::make_shared<Mapping>();
-  g.map_->data = static_cast<const uint8_t*>(p);
-  g.map_->size = g.size_;
+  map->data = static_cast<const uint8_t*>(p);
+  map->mapped = true;
+  return Parse(path, std::move(map));
+}
+
+Result<GgufFile> GgufFile::FromBuffer(const std::string& name, std::string_view bytes) {
+  auto map = std::make_shared<Mapping>();
+  map->owned.assign(bytes.begin(), bytes.end());
+  map->data = map->owned.data();
+  map->size = map->owned.size();
+  if (map->size < 24) {
+    return Status::Corruption(fmt::format("{}: {} bytes is too short for a GGUF header", name, map->size));
+  }
+  return Parse(name, std::move(map));
+}
+
+Result<GgufFile> GgufFile::Parse(const std::string& path, std::shared_ptr<Mapping> map) {
+  GgufFile g;
+  g.path_ = path;
+  g.size_ = map->size;
+  g.map_ = std::move(map);
 
   Cursor c(g.path_, g.map_->data, g.size_);
   char magic[4];
@@ -143,10 +164,16 @@ Result<GgufFile> GgufFile::Open(const std::string& path) {
                                           n_kv, n_tensors, g.size_));
   }
   g.alignment_ = kGgufDefaultAlignment;
+  // A repeated key or tensor name makes the file ambiguous (readers disagree on which one
+  // counts; llama.cpp refuses it), so it is refused here too rather than first-one-wins.
+  std::unordered_set<std::string> keys_seen, names_seen;
   for (uint64_t k = 0; k < n_kv; ++k) {
     std::string key;
     uint32_t type;
     RITSU_RETURN_IF_ERROR(c.String(&key, "metadata key"));
+    if (!keys_seen.insert(key).second) {
+      return Status::Corruption(fmt::format("{}: metadata key {} appears more than once", path, key));
+    }
     RITSU_RETURN_IF_ERROR(c.Get(&type, key.c_str()));
     GgufValue v;
     Status s = ReadValue(c, static_cast<GgufValueType>(type), key, &v, 0);
@@ -163,18 +190,23 @@ Result<GgufFile> GgufFile::Open(const std::string& path) {
     GgufTensorInfo t;
     RITSU_RETURN_IF_ERROR(c.String(&t.name, "tensor name"));
     const std::string where = fmt::format("{}: tensor {} ({})", path, k, t.name);
+    if (!names_seen.insert(t.name).second) {
+      return Status::Corruption(fmt::format("{}: tensor name {} appears more than once", where, t.name));
+    }
     uint32_t nd;
     RITSU_RETURN_IF_ERROR(c.Get(&nd, "n_dims"));
     if (nd == 0 || nd > 4) return Status::Corruption(fmt::format("{}: {} dimensions (1 to 4 allowed)", where, nd));
-    uint64_t elems = 1;
     for (uint32_t d = 0; d < nd; ++d) {
       uint64_t ne;
       RITSU_RETURN_IF_ERROR(c.Get(&ne, "ne"));
-      if (ne == 0 || ne > (uint64_t{1} << 40) || elems > std::numeric_limits<uint64_t>::max() / ne / 8) {
+      if (ne == 0 || ne > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
         return Status::Corruption(fmt::format("{}: dimension {} = {} is not plausible", where, d, ne));
       }
-      elems *= ne;
       t.ne.push_back(static_cast<int64_t>(ne));
+    }
+    const auto elems = CheckedElements(t.ne);
+    if (!elems) {
+      return Status::Corruption(fmt::format("{}: {} dimensions whose product overflows 64 bits", where, nd));
     }
     uint32_t type;
     RITSU_RETURN_IF_ERROR(c.Get(&type, "tensor type"));
@@ -189,7 +221,12 @@ Result<GgufFile> GgufFile::Open(const std::string& path) {
                                             t.ne[0], traits->name, traits->block_elems));
     }
     RITSU_RETURN_IF_ERROR(c.Get(&t.offset, "tensor offset"));
-    t.bytes = RowBytes(t.type, t.Elements());
+    const auto bytes = CheckedMul<uint64_t>(static_cast<uint64_t>(*elems / traits->block_elems), traits->block_bytes);
+    if (!bytes) {
+      return Status::Corruption(fmt::format("{}: {} elements of {} overflow a 64-bit byte count", where, *elems,
+                                            traits->name));
+    }
+    t.bytes = *bytes;
     g.tensors_.push_back(std::move(t));
   }
   g.data_offset_ = (c.pos() + g.alignment_ - 1) / g.alignment_ * g.alignment_;

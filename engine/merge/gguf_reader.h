@@ -2,11 +2,13 @@
 // offsets) and gives access to each tensor's bytes through a read-only memory map.
 // Every structural problem is reported as a Corruption status naming the file and the field
 // ("x.gguf: tensor 3 (blk.0.attn_q.weight): offset 100 is not a multiple of the alignment 32").
+// Element and byte counts are overflow-checked; a repeated metadata key or tensor name is refused.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -19,6 +21,8 @@ namespace ritsu::merge {
 class GgufFile {
  public:
   static Result<GgufFile> Open(const std::string& path);
+  // Parses a copy of `bytes`; `name` stands for the path in messages (fuzzing, tests).
+  static Result<GgufFile> FromBuffer(const std::string& name, std::string_view bytes);
 
   const std::string& path() const { return path_; }
   uint32_t version() const { return version_; }
@@ -37,6 +41,7 @@ class GgufFile {
 
  private:
   struct Mapping;
+  static Result<GgufFile> Parse(const std::string& path, std::shared_ptr<Mapping> map);
   std::string path_;
   uint32_t version_ = 0;
   uint64_t alignment_ = 0;

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/checked_math.h"
+
 namespace ritsu::merge {
 namespace {
 
@@ -63,12 +65,23 @@ Status GgufWriter::AddTensor(const std::string& name, std::vector<int64_t> ne, G
   if (ne.empty() || ne.size() > 4) {
     return Status::InvalidArgument(fmt::format("tensor {}: {} dimensions (GGUF holds 1 to 4)", name, ne.size()));
   }
+  for (int64_t d : ne) {
+    if (d <= 0) return Status::InvalidArgument(fmt::format("tensor {}: dimension {} must be positive", name, d));
+  }
   if (ne[0] % tr.block_elems != 0) {
     return Status::InvalidArgument(fmt::format("tensor {}: row length {} is not a multiple of {}'s block of {}",
                                                name, ne[0], tr.name, tr.block_elems));
   }
+  for (const auto& t : tensors_) {
+    if (t.name == name) return Status::InvalidArgument(fmt::format("tensor {} is declared twice", name));
+  }
+  // The same checked products as the reader, so the writer never declares what it refuses.
+  const auto elems = CheckedElements(ne);
+  const auto bytes = elems ? CheckedMul<uint64_t>(static_cast<uint64_t>(*elems / tr.block_elems), tr.block_bytes)
+                           : std::nullopt;
+  if (!bytes) return Status::InvalidArgument(fmt::format("tensor {}: element or byte count overflows 64 bits", name));
   GgufTensorInfo info{name, std::move(ne), type, 0, 0};
-  info.bytes = RowBytes(type, info.Elements());
+  info.bytes = *bytes;
   info.offset = data_bytes_;
   data_bytes_ = AlignUp(data_bytes_ + info.bytes, alignment_);
   tensors_.push_back(std::move(info));

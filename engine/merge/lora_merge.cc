@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/atomic_file.h"
 #include "engine/merge/ollama_modelfile.h"
 #include "engine/model/config.h"
 #include "engine/model/lora_adapter.h"
@@ -219,21 +220,9 @@ Result<MergeResult> MergeLora(const MergeOptions& opt) {
     result.modelfile_path = (out / "Modelfile").string();
   }
 
-  // Commit: the complete directory takes the output's name in one rename.
-  const fs::path old = out.parent_path() / fmt::format(".{}.old-{}", out.filename().string(), getpid());
-  const bool replacing = fs::exists(out);
-  if (replacing) {
-    fs::rename(out, old, ec);
-    if (ec) return Status::IOError(fmt::format("cannot move the old {} aside: {}", out.string(), ec.message()));
-  }
-  fs::rename(tmp, out, ec);
-  if (ec) {
-    std::error_code ec2;
-    if (replacing) fs::rename(old, out, ec2);
-    return Status::IOError(fmt::format("cannot rename {} to {}: {}", tmp.string(), out.string(), ec.message()));
-  }
+  // Commit: the complete directory, synced, takes the output's name in one rename.
+  RITSU_RETURN_IF_ERROR(ReplaceDirAtomic(tmp.string(), out.string()));
   guard.Commit();
-  if (replacing) fs::remove_all(old, ec);
   return result;
 }
 

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/checked_math.h"
+
 namespace ritsu::engine {
 
 using nlohmann::json;
@@ -25,6 +27,23 @@ Status ModelConfig::Validate(const std::string& source) const {
                                           std::to_string(num_attention_heads) + ")");
   }
   if (head_dim % 2 != 0) return bad("head_dim", "must be even for rotary embeddings");
+  // Every weight's fp32 byte size must fit in 64 bits: the model, the merge and the adapters
+  // multiply these fields into element and byte counts, which must not wrap.
+  const int64_t q = num_attention_heads, kv = num_key_value_heads;
+  const auto q_dim = CheckedMul(q, head_dim), kv_dim = CheckedMul(kv, head_dim);
+  if (!q_dim) return bad("num_attention_heads", "x head_dim overflows 64 bits");
+  if (!kv_dim) return bad("num_key_value_heads", "x head_dim overflows 64 bits");
+  const std::pair<const char*, std::vector<int64_t>> weights[] = {
+      {"vocab_size x hidden_size", {vocab_size, hidden_size}},
+      {"num_attention_heads x head_dim x hidden_size", {*q_dim, hidden_size}},
+      {"num_key_value_heads x head_dim x hidden_size", {*kv_dim, hidden_size}},
+      {"intermediate_size x hidden_size", {intermediate_size, hidden_size}},
+      {"max_position_embeddings x head_dim", {max_position_embeddings, head_dim}}};
+  for (const auto& [what, shape] : weights) {
+    if (!CheckedByteSize(shape, sizeof(float))) {
+      return Status::InvalidArgument(source + ": fields " + what + " give a tensor whose byte size overflows 64 bits");
+    }
+  }
   if (!(rope_theta > 0)) return bad("rope_theta", "must be > 0");
   if (!(rms_norm_eps > 0)) return bad("rms_norm_eps", "must be > 0");
   return Status::Ok();

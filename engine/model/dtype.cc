@@ -47,6 +47,7 @@ size_t DTypeSize(DType t) {
 }
 
 void ConvertToFloat(DType t, const void* src, float* dst, size_t n) {
+  if (n == 0) return;  // an empty tensor's vector may have no storage: memcpy(nullptr, ...) is UB
   if (t == DType::kF32) {
     std::memcpy(dst, src, n * 4);
     return;
@@ -60,6 +61,7 @@ void ConvertToFloat(DType t, const void* src, float* dst, size_t n) {
 }
 
 void ConvertFromFloat(DType t, const float* src, void* dst, size_t n) {
+  if (n == 0) return;
   if (t == DType::kF32) {
     std::memcpy(dst, src, n * 4);
     return;

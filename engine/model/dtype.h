@@ -35,15 +35,23 @@ inline uint16_t FloatToBf16Bits(float f) {
   return static_cast<uint16_t>(u >> 16);
 }
 
-// IEEE half via the compiler's _Float16 (x86-64 GCC >= 12 converts in software/F16C).
+// IEEE half via the compiler's _Float16 (x86-64 GCC >= 12 converts in software/F16C). Clang
+// before 15 has no _Float16 on x86 (the clang fuzz build, scripts/fuzz), but its __fp16 storage
+// type converts the same way on every target.
+#if defined(__clang__) && !defined(__FLT16_MAX__)
+using HalfFloat = __fp16;
+#else
+using HalfFloat = _Float16;
+#endif
+
 inline float F16BitsToFloat(uint16_t b) {
-  _Float16 h;
+  HalfFloat h;
   std::memcpy(&h, &b, 2);
   return static_cast<float>(h);
 }
 
 inline uint16_t FloatToF16Bits(float f) {
-  _Float16 h = static_cast<_Float16>(f);
+  HalfFloat h = static_cast<HalfFloat>(f);
   uint16_t b;
   std::memcpy(&b, &h, 2);
   return b;

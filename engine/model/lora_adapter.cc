@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_file.h"
+#include "common/checked_math.h"
 #include "engine/model/safetensors.h"
 
 namespace ritsu::engine {
@@ -64,7 +66,7 @@ const LoraWeights* LoraAdapter::Find(int64_t layer, LinearModule m) const {
   return it == weights.end() ? nullptr : &it->second;
 }
 
-static Result<LoraConfig> ParseLoraConfig(const std::string& path, const std::string& text) {
+Result<LoraConfig> ParseLoraConfig(const std::string& path, const std::string& text) {
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument(path + ": not a JSON object");
   auto bad = [&](const std::string& field, const std::string& why) {
@@ -126,6 +128,19 @@ static Result<LoraConfig> ParseLoraConfig(const std::string& path, const std::st
   return c;
 }
 
+Status CheckLoraShapes(const ModelConfig& base, const LoraConfig& config, const std::string& source) {
+  for (LinearModule m : kAllLinearModules) {
+    if (!config.Targets(m)) continue;
+    const auto [out_f, in_f] = LinearModuleShape(base, m);
+    const std::vector<int64_t> a = {config.r, in_f}, b = {out_f, config.r};
+    if (!CheckedByteSize(a, sizeof(float)) || !CheckedByteSize(b, sizeof(float))) {
+      return Status::InvalidArgument(source + ": r = " + std::to_string(config.r) + " gives " + LinearModuleName(m) +
+                                     " LoRA matrices whose byte size overflows 64 bits");
+    }
+  }
+  return Status::Ok();
+}
+
 Result<LoraAdapter> LoraAdapter::Load(const std::string& dir, const ModelConfig& base) {
   const std::string cfg_path = (fs::path(dir) / "adapter_config.json").string();
   std::ifstream in(cfg_path);
@@ -134,6 +149,7 @@ Result<LoraAdapter> LoraAdapter::Load(const std::string& dir, const ModelConfig&
   ss << in.rdbuf();
   LoraAdapter ad;
   RITSU_ASSIGN_OR_RETURN(ad.config, ParseLoraConfig(cfg_path, ss.str()));
+  RITSU_RETURN_IF_ERROR(CheckLoraShapes(base, ad.config, cfg_path));
   const std::string st_path = (fs::path(dir) / "adapter_model.safetensors").string();
   if (!fs::exists(st_path)) {
     return Status::NotFound(st_path + ": missing (adapter_model.bin pickles are not read; re-save with safe_serialization=True)");
@@ -234,11 +250,7 @@ Status LoraAdapter::Save(const std::string& dir, DType dtype) const {
     tensors.push_back(TensorData::FromFloat(prefix + ".lora_A.weight", dtype, {w.r, w.in_features}, w.a));
     tensors.push_back(TensorData::FromFloat(prefix + ".lora_B.weight", dtype, {w.out_features, w.r}, w.b));
   }
-  {
-    std::ofstream out(fs::path(dir) / "adapter_config.json");
-    out << j.dump(2) << "\n";
-    if (!out) return Status::IOError("writing " + dir + "/adapter_config.json failed");
-  }
+  RITSU_RETURN_IF_ERROR(WriteFileAtomic((fs::path(dir) / "adapter_config.json").string(), j.dump(2) + "\n"));
   return WriteSafetensors((fs::path(dir) / "adapter_model.safetensors").string(), tensors, {{"format", "pt"}});
 }
 

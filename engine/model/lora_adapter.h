@@ -44,6 +44,13 @@ struct LoraConfig {
   bool Targets(LinearModule m) const;
 };
 
+// Parses adapter_config.json text; `path` names the file in messages. Refuses what Load refuses
+// (see below) with the field named.
+Result<LoraConfig> ParseLoraConfig(const std::string& path, const std::string& text);
+// Checks that every targeted module's A [r, in] and B [out, r] have byte sizes that fit in 64
+// bits for this base (a corrupt or hostile r must not wrap a size computation).
+Status CheckLoraShapes(const ModelConfig& base, const LoraConfig& config, const std::string& source);
+
 struct LoraWeights {
   int64_t r = 0, in_features = 0, out_features = 0;
   std::vector<float> a;  // [r, in_features]

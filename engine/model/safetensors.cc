@@ -9,7 +9,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
+
+#include "common/atomic_file.h"
+#include "common/checked_math.h"
 
 namespace ritsu::engine {
 
@@ -37,12 +41,22 @@ class MappedFile {
         return Status::IOError(path + ": mmap: " + std::strerror(errno));
       }
       f->data_ = static_cast<const uint8_t*>(p);
+      f->mapped_ = true;
     }
     ::close(fd);
     return f;
   }
+  // An in-memory copy standing in for a file (Checkpoint::OpenBuffer: fuzzing, tests).
+  static std::unique_ptr<MappedFile> FromBytes(const std::string& name, std::string_view bytes) {
+    auto f = std::unique_ptr<MappedFile>(new MappedFile());
+    f->path_ = name;
+    f->owned_.assign(bytes.begin(), bytes.end());
+    f->data_ = f->owned_.data();
+    f->size_ = f->owned_.size();
+    return f;
+  }
   ~MappedFile() {
-    if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+    if (data_ && mapped_) ::munmap(const_cast<uint8_t*>(data_), size_);
   }
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
@@ -51,6 +65,8 @@ class MappedFile {
  private:
   MappedFile() = default;
   std::string path_;
+  std::vector<uint8_t> owned_;  // FromBytes only
+  bool mapped_ = false;         // data_ is an mmap to release
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
 };
@@ -75,6 +91,11 @@ Checkpoint::~Checkpoint() = default;
 
 Status Checkpoint::AddFile(const std::string& path) {
   RITSU_ASSIGN_OR_RETURN(auto file, MappedFile::Open(path));
+  return AddMapped(std::move(file));
+}
+
+Status Checkpoint::AddMapped(std::unique_ptr<MappedFile> file) {
+  const std::string path = file->path();
   const size_t size = file->size();
   if (size < 8) return Status::Corruption(path + ": file too short for a safetensors header (" + std::to_string(size) + " bytes)");
   uint64_t header_len = 0;
@@ -112,6 +133,9 @@ Status Checkpoint::AddFile(const std::string& path) {
     if (!e["shape"].is_array()) return bad("shape is not an array");
     for (const auto& d : e["shape"]) {
       if (!d.is_number_unsigned()) return bad("shape " + e["shape"].dump() + " has a non-integer or negative dimension");
+      if (d.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+        return bad("shape " + e["shape"].dump() + " has a dimension above 2^63-1");
+      }
       v.shape.push_back(d.get<int64_t>());
     }
     const json& off = e["data_offsets"];
@@ -124,7 +148,12 @@ Status Checkpoint::AddFile(const std::string& path) {
       return bad("data ends at byte " + std::to_string(end) + " but the file holds only " +
                  std::to_string(buffer_len) + " data bytes (truncated file?)");
     }
-    const uint64_t expected = static_cast<uint64_t>(v.numel()) * DTypeSize(v.dtype);
+    // Checked: unchecked, [2^63] x F32 wraps to 0 bytes and an empty range would "match".
+    const auto checked = CheckedByteSize(v.shape, DTypeSize(v.dtype));
+    if (!checked) {
+      return bad("shape " + ShapeString(v.shape) + " x " + DTypeName(v.dtype) + " overflows a 64-bit byte count");
+    }
+    const uint64_t expected = *checked;
     if (end - begin != expected) {
       return bad("shape " + ShapeString(v.shape) + " x " + DTypeName(v.dtype) + " needs " +
                  std::to_string(expected) + " bytes, data_offsets give " + std::to_string(end - begin));
@@ -142,6 +171,13 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::OpenFile(const std::string& path
   auto ck = std::unique_ptr<Checkpoint>(new Checkpoint());
   ck->source_ = path;
   RITSU_RETURN_IF_ERROR(ck->AddFile(path));
+  return ck;
+}
+
+Result<std::unique_ptr<Checkpoint>> Checkpoint::OpenBuffer(const std::string& name, std::string_view bytes) {
+  auto ck = std::unique_ptr<Checkpoint>(new Checkpoint());
+  ck->source_ = name;
+  RITSU_RETURN_IF_ERROR(ck->AddMapped(MappedFile::FromBytes(name, bytes)));
   return ck;
 }
 
@@ -217,13 +253,29 @@ TensorData TensorData::FromFloat(std::string name, DType dtype, std::vector<int6
 }
 
 uint64_t TensorSource::nbytes() const {
-  uint64_t n = 1;
-  for (int64_t d : shape) n *= static_cast<uint64_t>(d);
-  return n * DTypeSize(dtype);
+  // Only called on sources CheckSourceSizes accepted; 0 marks an impossible shape.
+  return CheckedByteSize(shape, DTypeSize(dtype)).value_or(0);
+}
+
+// A writer must never produce a file its own reader refuses: every shape has a byte size that
+// fits, and the data offsets do not wrap.
+static Status CheckSourceSizes(const std::string& where, const std::vector<TensorSource>& tensors) {
+  uint64_t total = 0;
+  for (const auto& t : tensors) {
+    const auto b = CheckedByteSize(t.shape, DTypeSize(t.dtype));
+    const auto sum = b ? CheckedAdd<uint64_t>(total, *b) : std::nullopt;
+    if (!sum) {
+      return Status::InvalidArgument("writing " + where + ": tensor " + t.name + " shape " + ShapeString(t.shape) +
+                                     " has a negative dimension or overflows a 64-bit byte count");
+    }
+    total = *sum;
+  }
+  return Status::Ok();
 }
 
 Status WriteSafetensors(const std::string& path, const std::vector<TensorSource>& tensors,
                         const std::map<std::string, std::string>& metadata) {
+  RITSU_RETURN_IF_ERROR(CheckSourceSizes(path, tensors));
   json header = json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
@@ -233,26 +285,17 @@ Status WriteSafetensors(const std::string& path, const std::vector<TensorSource>
   }
   std::string h = header.dump();
   while (h.size() % 8) h.push_back(' ');  // the buffer starts 8-byte aligned, as the reference writer does
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::IOError("cannot create " + tmp + ": " + std::strerror(errno));
-    uint64_t len = h.size();
-    out.write(reinterpret_cast<const char*>(&len), 8);
-    out.write(h.data(), static_cast<std::streamsize>(h.size()));
-    std::vector<uint8_t> buf;
-    for (const auto& t : tensors) {
-      buf.assign(t.nbytes(), 0);
-      t.fill(buf.data());
-      out.write(reinterpret_cast<const char*>(buf.data()), static_cast<std::streamsize>(buf.size()));
-    }
-    out.flush();
-    if (!out) return Status::IOError("writing " + tmp + " failed (disk full?)");
+  RITSU_ASSIGN_OR_RETURN(AtomicFileWriter out, AtomicFileWriter::Create(path));
+  const uint64_t len = h.size();
+  RITSU_RETURN_IF_ERROR(out.Append(std::string_view(reinterpret_cast<const char*>(&len), 8)));
+  RITSU_RETURN_IF_ERROR(out.Append(h));
+  std::vector<uint8_t> buf;
+  for (const auto& t : tensors) {
+    buf.assign(t.nbytes(), 0);
+    t.fill(buf.data());
+    RITSU_RETURN_IF_ERROR(out.Append(std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size())));
   }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return Status::IOError("renaming " + tmp + " to " + path + ": " + ec.message());
-  return Status::Ok();
+  return out.Commit();
 }
 
 static std::vector<TensorSource> AsSources(const std::vector<TensorData>& tensors) {
@@ -266,9 +309,8 @@ static std::vector<TensorSource> AsSources(const std::vector<TensorData>& tensor
 
 static Status CheckSizes(const std::string& where, const std::vector<TensorData>& tensors) {
   for (const auto& t : tensors) {
-    int64_t n = 1;
-    for (int64_t d : t.shape) n *= d;
-    if (static_cast<uint64_t>(n) * DTypeSize(t.dtype) != t.bytes.size()) {
+    const auto n = CheckedByteSize(t.shape, DTypeSize(t.dtype));
+    if (!n || *n != t.bytes.size()) {
       return Status::InvalidArgument("writing " + where + ": tensor " + t.name + " shape " + ShapeString(t.shape) +
                                      " does not match its " + std::to_string(t.bytes.size()) + " bytes");
     }
@@ -290,6 +332,7 @@ static std::string ShardName(size_t i, size_t n) {
 
 Status WriteCheckpointDir(const std::string& dir, const std::vector<TensorSource>& tensors, uint64_t max_shard_bytes,
                           const std::map<std::string, std::string>& metadata) {
+  RITSU_RETURN_IF_ERROR(CheckSourceSizes(dir, tensors));
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Status::IOError("cannot create " + dir + ": " + ec.message());
@@ -318,10 +361,7 @@ Status WriteCheckpointDir(const std::string& dir, const std::vector<TensorSource
     RITSU_RETURN_IF_ERROR(WriteSafetensors((fs::path(dir) / name).string(), part, metadata));
   }
   json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
-  std::ofstream out(fs::path(dir) / "model.safetensors.index.json");
-  out << index.dump(2) << "\n";
-  if (!out) return Status::IOError("writing " + dir + "/model.safetensors.index.json failed");
-  return Status::Ok();
+  return WriteFileAtomic((fs::path(dir) / "model.safetensors.index.json").string(), index.dump(2) + "\n");
 }
 
 Status WriteCheckpointDir(const std::string& dir, const std::vector<TensorData>& tensors, uint64_t max_shard_bytes,

@@ -4,8 +4,8 @@
 // File layout (https://github.com/huggingface/safetensors): u64 little-endian header length N,
 // N bytes of JSON {"__metadata__": {str: str}, name: {"dtype", "shape", "data_offsets"}},
 // then the byte buffer; offsets are relative to the buffer start. The reader validates every
-// entry (known dtype, shape x dtype size == byte length, offsets inside the file, no overlap
-// checks beyond range) so a truncated or corrupt file is an error naming file and tensor,
+// entry (known dtype, shape x dtype size == byte length computed without overflow, offsets
+// inside the file, no overlap checks beyond range) so a truncated or corrupt file is an error naming file and tensor,
 // never an out-of-range read.
 //
 // Thread-safety: a loaded Checkpoint is immutable; concurrent reads are fine.
@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -43,6 +44,9 @@ class Checkpoint {
  public:
   // Opens one .safetensors file.
   static Result<std::unique_ptr<Checkpoint>> OpenFile(const std::string& path);
+  // Parses a copy of `bytes` as one .safetensors file; `name` stands for the path in messages
+  // (for fuzzing and tests: the same validation as OpenFile, no file system).
+  static Result<std::unique_ptr<Checkpoint>> OpenBuffer(const std::string& name, std::string_view bytes);
   // Opens a model directory: model.safetensors.index.json (sharded) if present, otherwise
   // model.safetensors; every shard named in the index must exist and hold its tensors.
   static Result<std::unique_ptr<Checkpoint>> OpenDir(const std::string& dir);
@@ -64,6 +68,7 @@ class Checkpoint {
  private:
   Checkpoint() = default;
   Status AddFile(const std::string& path);
+  Status AddMapped(std::unique_ptr<MappedFile> file);
 
   std::string source_;
   std::vector<std::unique_ptr<MappedFile>> files_;

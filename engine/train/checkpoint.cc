@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/atomic_file.h"
 #include "engine/model/safetensors.h"
 
 namespace ritsu::train {
@@ -54,13 +55,7 @@ std::string ParamKey(const LoraParam& p, const char* which, const char* moment) 
   return "base_model.model." + engine::LinearModulePath(p.layer, p.module) + ".lora_" + which + ".weight." + moment;
 }
 
-Status WriteJson(const fs::path& path, const json& j) {
-  std::ofstream out(path);
-  out << j.dump(1) << "\n";
-  out.flush();
-  if (!out) return Status::IOError("writing " + path.string() + " failed (disk full?)");
-  return Status::Ok();
-}
+Status WriteJson(const fs::path& path, const json& j) { return WriteFileAtomic(path.string(), j.dump(1) + "\n"); }
 
 }  // namespace
 
@@ -84,14 +79,10 @@ Status SaveCheckpoint(const std::string& dir, const LoraNet& net, const engine::
     fs::remove_all(tmp, ec);
     return Status::IOError("checkpoint " + dir + " not written, earlier checkpoints are intact: " + st.ToString());
   }
-  // Replace an existing directory of the same name only after the new one is complete.
-  const fs::path old = final_dir.string() + ".old";
-  fs::remove_all(old, ec);
-  if (fs::exists(final_dir)) fs::rename(final_dir, old, ec);
-  fs::rename(tmp, final_dir, ec);
-  if (ec) return Status::IOError("renaming " + tmp.string() + " to " + dir + ": " + ec.message());
-  fs::remove_all(old, ec);
-  return Status::Ok();
+  // Replace an existing directory of the same name only after the new one is complete and synced.
+  st = ReplaceDirAtomic(tmp.string(), dir);
+  if (!st.ok()) fs::remove_all(tmp, ec);
+  return st;
 }
 
 Result<TrainProgress> LoadCheckpoint(const std::string& dir, LoraNet& net) {

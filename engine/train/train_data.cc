@@ -1,62 +1,6 @@
 #include "engine/train/train_data.h"
 
-#include <fstream>
-
-#include <nlohmann/json.hpp>
-
 namespace ritsu::train {
-
-using nlohmann::json;
-
-namespace {
-
-// Why a line is not a training sample, or "" when it is one.
-std::string ParseLine(const std::string& text, RawSample* out) {
-  if (text.find_first_not_of(" \t\r") == std::string::npos) return "empty line";
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return "not valid JSON";
-  if (!j.is_object()) return "not a JSON object";
-  if (!j.contains("input") || !j["input"].is_string()) return "\"input\" is missing or not a string";
-  if (!j.contains("output") || !j["output"].is_string()) return "\"output\" is missing or not a string";
-  out->input = j["input"].get<std::string>();
-  out->output = j["output"].get<std::string>();
-  out->mode.clear();
-  if (j.contains("meta") && j["meta"].is_object() && j["meta"].contains("mode")) {
-    if (!j["meta"]["mode"].is_string()) return "\"meta.mode\" is not a string";
-    out->mode = j["meta"]["mode"].get<std::string>();
-  }
-  return "";
-}
-
-}  // namespace
-
-Result<std::vector<RawSample>> ReadTrainJsonl(const std::string& path, BadLinePolicy policy, ReadReport* report) {
-  std::ifstream in(path);
-  if (!in) return Status::NotFound("--train-file " + path + ": cannot open");
-  std::vector<RawSample> out;
-  std::string line;
-  int64_t n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    RawSample s;
-    s.line = n;
-    const std::string why = ParseLine(line, &s);
-    if (why.empty()) {
-      out.push_back(std::move(s));
-      continue;
-    }
-    const std::string msg = path + ":" + std::to_string(n) + ": " + why;
-    if (policy == BadLinePolicy::kFail) {
-      return Status::InvalidArgument(msg + " (use --on-bad-line skip to skip such lines)");
-    }
-    if (report) {
-      ++report->skipped_lines;
-      report->messages.push_back(msg);
-    }
-  }
-  if (out.empty()) return Status::InvalidArgument("--train-file " + path + ": no training samples");
-  return out;
-}
 
 Result<std::vector<RawSample>> FilterByMode(std::vector<RawSample> samples, const std::string& mode) {
   if (mode == "auto") return samples;

@@ -20,24 +20,9 @@
 #include "common/status.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/train/lora_net.h"
+#include "engine/train/train_jsonl.h"  // RawSample, ReadTrainJsonl
 
 namespace ritsu::train {
-
-struct RawSample {
-  std::string input, output, mode;  // mode "" when meta.mode is absent
-  int64_t line = 0;                 // 1-based line in the file
-};
-
-enum class BadLinePolicy { kFail, kSkip };
-
-struct ReadReport {
-  int64_t skipped_lines = 0;
-  std::vector<std::string> messages;  // one per skipped line, "FILE:LINE: why"
-};
-
-// Reads the JSONL file. An empty or malformed line (not an object, "input"/"output" missing or
-// not strings) is an error naming FILE:LINE under kFail, or skipped and reported under kSkip.
-Result<std::vector<RawSample>> ReadTrainJsonl(const std::string& path, BadLinePolicy policy, ReadReport* report);
 
 // --train-mode: "direct" / "cot" keep the lines whose meta.mode matches (a line without
 // meta.mode counts as direct), "auto" keeps everything.

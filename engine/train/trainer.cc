@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_file.h"
 #include "common/gpu_estimate.h"
 #include "engine/model/config.h"
 #include "engine/model/safetensors.h"
@@ -90,19 +91,7 @@ Status CopyTokenizerFiles(const std::string& model_dir, const std::string& out_d
   return Status::Ok();
 }
 
-Status WriteJsonFile(const std::string& path, const json& j) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp);
-    f << j.dump(2) << "\n";
-    f.flush();
-    if (!f) return Status::IOError("writing " + tmp + " failed (disk full?)");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return Status::IOError("renaming " + tmp + ": " + ec.message());
-  return Status::Ok();
-}
+Status WriteJsonFile(const std::string& path, const json& j) { return WriteFileAtomic(path, j.dump(2) + "\n"); }
 
 }  // namespace
 

@@ -216,6 +216,107 @@ TEST(GgufFileTest, SurvivesRandomCorruption) {
   EXPECT_GT(refused, 30);  // the mutations do hit the checks
 }
 
+// Hand-made GGUF bytes (the writer refuses what these tests need): f32 tensors only.
+class RawGguf {
+ public:
+  RawGguf& Key(const std::string& k, uint32_t v) {
+    kv_.push_back({k, v});
+    return *this;
+  }
+  RawGguf& Tensor(const std::string& name, std::vector<uint64_t> ne, uint64_t offset) {
+    tensors_.push_back({name, std::move(ne), offset});
+    return *this;
+  }
+  std::vector<uint8_t> Bytes(size_t data_bytes) const {
+    std::vector<uint8_t> b;
+    auto put = [&](const void* p, size_t n) { b.insert(b.end(), static_cast<const uint8_t*>(p), static_cast<const uint8_t*>(p) + n); };
+    auto u32 = [&](uint32_t v) { put(&v, 4); };
+    auto u64 = [&](uint64_t v) { put(&v, 8); };
+    auto str = [&](const std::string& s) { u64(s.size()); put(s.data(), s.size()); };
+    put("GGUF", 4);
+    u32(3);
+    u64(tensors_.size());
+    u64(kv_.size());
+    for (const auto& [k, v] : kv_) {
+      str(k);
+      u32(static_cast<uint32_t>(GgufValueType::kU32));
+      u32(v);
+    }
+    for (const auto& t : tensors_) {
+      str(t.name);
+      u32(static_cast<uint32_t>(t.ne.size()));
+      for (uint64_t d : t.ne) u64(d);
+      u32(static_cast<uint32_t>(GgmlType::kF32));
+      u64(t.offset);
+    }
+    while (b.size() % 32) b.push_back(0);
+    b.resize(b.size() + data_bytes, 0);
+    return b;
+  }
+
+ private:
+  struct T {
+    std::string name;
+    std::vector<uint64_t> ne;
+    uint64_t offset;
+  };
+  std::vector<std::pair<std::string, uint32_t>> kv_;
+  std::vector<T> tensors_;
+};
+
+Result<GgufFile> OpenBytes(const TempDir& tmp, const std::string& name, const std::vector<uint8_t>& bytes) {
+  WriteAll(tmp / name, bytes);
+  return GgufFile::Open(tmp / name);
+}
+
+TEST(GgufFileTest, DuplicateTensorNamesAndKeysAreRefused) {
+  TempDir tmp;
+  auto ok = OpenBytes(tmp, "ok.gguf", RawGguf().Key("a.b", 1).Tensor("x", {4}, 0).Tensor("y", {4}, 32).Bytes(64));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();  // the builder itself makes valid files
+
+  auto r = OpenBytes(tmp, "dup_tensor.gguf", RawGguf().Tensor("x", {4}, 0).Tensor("x", {4}, 32).Bytes(64));
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("dup_tensor.gguf"));
+  EXPECT_THAT(r.status().message(), HasSubstr("tensor name x appears more than once"));
+
+  r = OpenBytes(tmp, "dup_key.gguf", RawGguf().Key("a.b", 1).Key("a.b", 2).Tensor("x", {4}, 0).Bytes(32));
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("dup_key.gguf"));
+  EXPECT_THAT(r.status().message(), HasSubstr("metadata key a.b appears more than once"));
+
+  // The same check from a buffer (the fuzz target's entry point).
+  const auto bytes = RawGguf().Tensor("x", {4}, 0).Tensor("x", {4}, 32).Bytes(64);
+  EXPECT_FALSE(GgufFile::FromBuffer("mem", std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())).ok());
+}
+
+TEST(GgufFileTest, DimensionsWhoseProductOverflowsAreRefused) {
+  TempDir tmp;
+  // 2^32 x 2^32 elements: each dimension is plausible, the product is not.
+  auto r = OpenBytes(tmp, "huge.gguf", RawGguf().Tensor("w", {uint64_t{1} << 32, uint64_t{1} << 32}, 0).Bytes(32));
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("huge.gguf: tensor 0 (w)"));
+  EXPECT_THAT(r.status().message(), HasSubstr("overflow"));
+  // 2^62 f32 elements fit in int64 but their 2^64 bytes do not fit in 64 bits.
+  r = OpenBytes(tmp, "bytes.gguf", RawGguf().Tensor("w", {uint64_t{1} << 62}, 0).Bytes(32));
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("bytes.gguf: tensor 0 (w)"));
+  EXPECT_THAT(r.status().message(), HasSubstr("overflow"));
+}
+
+TEST(GgufFileTest, WriterRefusesDuplicateAndOverflowingTensors) {
+  GgufWriter w;
+  ASSERT_TRUE(w.AddTensor("x", {4}, GgmlType::kF32).ok());
+  Status s = w.AddTensor("x", {4}, GgmlType::kF32);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("tensor x is declared twice"));
+  s = w.AddTensor("big", {int64_t{1} << 40, int64_t{1} << 40}, GgmlType::kF32);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("tensor big"));
+  s = w.AddTensor("neg", {4, -1}, GgmlType::kF32);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("tensor neg"));
+}
+
 TEST(GgufFileTest, WriterRefusesRowsThatAreNotWholeBlocks) {
   GgufWriter w;
   Status s = w.AddTensor("blk.0.attn_q.weight", {100, 2}, GgmlType::kQ4_K);

@@ -1,4 +1,5 @@
 #include "engine/model/config.h"
+#include "engine/model/lora_adapter.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -103,6 +104,39 @@ TEST(ModelConfigParse, RefusesWhatItDoesNotImplementNamingTheField) {
   ASSERT_FALSE(c.ok());
   EXPECT_THAT(c.status().message(), HasSubstr("field num_hidden_layers is missing"));
   EXPECT_FALSE(ParseModelConfig("not json", "config.json").ok());
+}
+
+// Issue 14: fields whose products wrap 64 bits must be refused before any size is computed.
+TEST(ModelConfigParse, FieldsWhoseProductsOverflowAreRefused) {
+  json j = json::parse(kQwen3_06B);
+  j["vocab_size"] = int64_t{1} << 40;
+  j["hidden_size"] = int64_t{1} << 30;  // [2^40, 2^30] fp32 = 2^72 bytes
+  j["num_attention_heads"] = 16;
+  auto c = ParseModelConfig(j.dump(), "cfg/config.json");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("cfg/config.json"));
+  EXPECT_THAT(c.status().message(), HasSubstr("vocab_size x hidden_size"));
+  j = json::parse(kQwen3_06B);
+  j["num_attention_heads"] = int64_t{1} << 40;
+  j["num_key_value_heads"] = int64_t{1} << 40;
+  j["head_dim"] = int64_t{1} << 40;  // q_dim itself wraps
+  c = ParseModelConfig(j.dump(), "cfg/config.json");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("head_dim overflows"));
+}
+
+TEST(LoraConfigParse, RankWhoseMatricesOverflowIsRefused) {
+  auto base = ParseModelConfig(kQwen3_06B, "config.json");
+  ASSERT_TRUE(base.ok());
+  auto lc = ParseLoraConfig("a/adapter_config.json",
+                            R"({"peft_type": "LORA", "r": 4611686018427387904, "lora_alpha": 16, "target_modules": ["q_proj"]})");
+  ASSERT_TRUE(lc.ok()) << lc.status().ToString();
+  Status st = CheckLoraShapes(*base, *lc, "a/adapter_config.json");
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), HasSubstr("a/adapter_config.json"));
+  EXPECT_THAT(st.message(), HasSubstr("q_proj"));
+  lc->r = 16;
+  EXPECT_TRUE(CheckLoraShapes(*base, *lc, "a/adapter_config.json").ok());
 }
 
 TEST(ModelConfigParse, MissingDirectoryIsNotFound) {

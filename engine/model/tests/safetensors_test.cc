@@ -140,6 +140,51 @@ TEST(Safetensors, UnknownDtypeAndBadJsonAreRejected) {
   EXPECT_FALSE(Checkpoint::OpenFile(dir / "c.safetensors").ok());
 }
 
+// Issue 14: [2^63] x F32 is 2^65 bytes, which wraps to 0 in 64 bits; with empty data_offsets the
+// unchecked product "matched" and the tensor was accepted.
+TEST(Safetensors, ShapeWhoseByteSizeOverflowsIsRejected) {
+  TempDir dir;
+  WriteRaw(dir / "huge.safetensors",
+           R"({"w.weight": {"dtype": "F32", "shape": [9223372036854775808], "data_offsets": [0, 0]}})", 0);
+  auto ck = Checkpoint::OpenFile(dir / "huge.safetensors");
+  ASSERT_FALSE(ck.ok());
+  EXPECT_THAT(ck.status().message(), HasSubstr("huge.safetensors"));
+  EXPECT_THAT(ck.status().message(), HasSubstr("tensor w.weight"));
+  // Each dimension fits in int64 but the product does not: 2^32 x 2^32 x BF16.
+  WriteRaw(dir / "prod.safetensors",
+           R"({"w.weight": {"dtype": "BF16", "shape": [4294967296, 4294967296], "data_offsets": [0, 0]}})", 0);
+  ck = Checkpoint::OpenFile(dir / "prod.safetensors");
+  ASSERT_FALSE(ck.ok());
+  EXPECT_THAT(ck.status().message(), HasSubstr("prod.safetensors: tensor w.weight"));
+  EXPECT_THAT(ck.status().message(), HasSubstr("overflows"));
+  // The same checks without a file (the fuzz target's entry point).
+  std::string bytes = ReadAll(dir / "prod.safetensors");
+  EXPECT_FALSE(Checkpoint::OpenBuffer("buf", bytes).ok());
+}
+
+TEST(Safetensors, WriterRefusesAShapeItsReaderWouldRefuse) {
+  TempDir dir;
+  TensorSource s{"w.weight", DType::kF32, {int64_t{1} << 62, 4}, [](uint8_t*) {}};
+  Status st = WriteSafetensors(dir / "x.safetensors", std::vector<TensorSource>{s}, {});
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), HasSubstr("tensor w.weight"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.safetensors"));
+  TensorData d{"neg", DType::kF32, {-2, -2}, std::vector<uint8_t>(16)};
+  st = WriteSafetensors(dir / "y.safetensors", std::vector<TensorData>{d});
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), HasSubstr("tensor neg"));
+}
+
+TEST(Safetensors, OpenBufferParsesWhatTheWriterWrote) {
+  TempDir dir;
+  ASSERT_TRUE(WriteSafetensors(dir / "x.safetensors", {TensorData::FromFloat("w", DType::kF32, {2, 3}, Ramp(6, 1))}).ok());
+  auto ck = Checkpoint::OpenBuffer("mem", ReadAll(dir / "x.safetensors"));
+  ASSERT_TRUE(ck.ok()) << ck.status().ToString();
+  auto w = (*ck)->ReadFloat("w", {2, 3});
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(*w, Ramp(6, 1));
+}
+
 TEST(Safetensors, GetChecksExpectedShapeAndPresence) {
   TempDir dir;
   ASSERT_TRUE(WriteSafetensors(dir / "x.safetensors", {TensorData::FromFloat("w", DType::kF32, {2, 3}, Ramp(6, 1))}).ok());
