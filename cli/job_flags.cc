@@ -17,15 +17,20 @@ JobFlagTable MakeTrain() {
   JobFlagTable t{TaskKind::kTrain, {}, {"--model-name", "--train-file", "--output-dir"}, "--model-name",
                  false, true, "cuda"};  // what `ritsu submit` assumes; the engine's own default is cpu
   t.flags = {P("--model-name", PathRole::kModel), P("--train-file", PathRole::kInput),
-             P("--output-dir", PathRole::kOutput), P("--resume", PathRole::kInput)};
+             P("--output-dir", PathRole::kOutput), P("--resume", PathRole::kInput),
+             P("--eval-file", PathRole::kInput)};
   for (const char* v : {"--num-epochs", "--batch-size", "--learning-rate", "--max-seq-length",
                         "--gradient-accumulation-steps", "--warmup-ratio", "--weight-decay", "--lora-r", "--lora-alpha",
                         "--lora-dropout", "--target-modules", "--bnb-4bit-compute-dtype", "--bnb-4bit-quant-type",
                         "--max-steps-override", "--train-mode", "--logging-steps", "--save-steps", "--seed",
                         "--max-gpu-memory", "--prompt-format", "--lr-scheduler", "--max-grad-norm", "--device",
-                        "--gpus", "--on-bad-line"})
+                        "--gpus", "--on-bad-line", "--eval-strategy", "--eval-steps", "--eval-samples",
+                        "--eval-prompt-format", "--eval-max-new-tokens", "--eval-batch-size", "--metric-for-best-model",
+                        "--greater-is-better", "--save-total-limit", "--early-stopping-patience",
+                        "--early-stopping-threshold"})
     t.flags.push_back(V(v));
-  for (const char* b : {"--use-4bit", "--loss-on-output-only", "--do-train", "--use-rslora", "--parity-dump"})
+  for (const char* b : {"--use-4bit", "--loss-on-output-only", "--do-train", "--use-rslora", "--parity-dump",
+                        "--eval-no-rag", "--load-best-model-at-end", "--no-resume"})
     t.flags.push_back(B(b));
   return t;
 }

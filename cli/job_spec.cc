@@ -111,6 +111,11 @@ Result<JobRequest> BuildJobSpec(TaskKind kind, SplitArgs s, const std::string& c
   RITSU_ASSIGN_OR_RETURN(TaskSpec spec, BuildExecSpec(pa, cwd));
   spec.argv.erase(spec.argv.begin());
   spec.kind = kind;
+  // A queued train task continues from its newest checkpoint when it is retried or requeued
+  // (preempted, worker lost); --no-resume starts it over (docs/training.md, "Resume").
+  if (kind == TaskKind::kTrain && !s.Job("--resume") && !s.Job("--no-resume")) {
+    spec.argv.insert(spec.argv.end(), {"--resume", "auto"});
+  }
   if (!s.Has("--name")) {
     const JobFlagTable& t = JobFlags(kind);
     std::string out;

@@ -1,5 +1,6 @@
 // `ritsu submit|run train|eval|merge` without a scheduler: splitting queue flags from job flags,
 // path resolution and checks, and the GPU memory estimate.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -91,8 +92,21 @@ TEST(JobSpec, PathsAreResolvedAgainstTheSubmittersDirectory) {
   EXPECT_EQ(req->spec.name, "train v1");
   EXPECT_EQ(req->spec.argv, (std::vector<std::string>{"--model-name", (t.path / "model").string(), "--train-file",
                                                       (t.path / "ft.jsonl").string(), "--output-dir",
-                                                      (t.path / "runs/v1").string(), "--device", "cuda"}));
+                                                      (t.path / "runs/v1").string(), "--resume", "auto",
+                                                      "--device", "cuda"}));
   EXPECT_EQ(req->spec.resources.gpus, 1u) << "a submitted train asks for a GPU unless --gpus 0 / --device cpu";
+  // --no-resume is passed on instead of --resume auto; an explicit --resume is kept as given.
+  for (const std::string flag : {"--no-resume", "--resume"}) {
+    std::vector<std::string> args = {"--model-name", "model", "--train-file", "ft.jsonl", "--output-dir", "runs/v2", flag};
+    if (flag == "--resume") args.push_back("ft.jsonl");
+    auto split = SplitJobArgs(TaskKind::kTrain, args, true);
+    ASSERT_TRUE(split.ok()) << split.status().message();
+    auto other = BuildJobSpec(TaskKind::kTrain, *split, t.path.string());
+    ASSERT_TRUE(other.ok()) << other.status().message();
+    const auto& argv = other->spec.argv;
+    EXPECT_EQ(std::count(argv.begin(), argv.end(), "auto"), 0) << flag;
+    EXPECT_EQ(std::count(argv.begin(), argv.end(), flag), 1) << flag;
+  }
 
   // An existing output is refused without --overwrite; a missing input is an error naming it.
   fs::create_directories(t.path / "runs/v1");

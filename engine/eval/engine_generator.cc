@@ -33,7 +33,8 @@ std::vector<int32_t> GenerationConfigEos(const std::string& dir) {
 
 class EngineGenerator : public TextGenerator {
  public:
-  static Result<std::unique_ptr<EngineGenerator>> Load(const EvalOptions& o) {
+  // `adapter` (the trainer's weights in memory) replaces --hf-lora-path when given.
+  static Result<std::unique_ptr<EngineGenerator>> Load(const EvalOptions& o, const engine::LoraAdapter* adapter = nullptr) {
     std::error_code ec;
     if (o.hf_model_name.empty()) return Status::InvalidArgument("--hf-model-name is required (an HF model directory)");
     if (!std::filesystem::is_directory(o.hf_model_name, ec))
@@ -60,8 +61,15 @@ class EngineGenerator : public TextGenerator {
     }
     engine::ModelLoadOptions lo;
     lo.load_in_4bit = o.load_in_4bit;
-    lo.lora_dir = o.hf_lora_path;
-    RITSU_ASSIGN_OR_RETURN(g->model_, engine::Model::Load(o.hf_model_name, *g->backend_, lo));
+    if (adapter) {
+      RITSU_ASSIGN_OR_RETURN(engine::ModelConfig config, engine::LoadModelConfig(o.hf_model_name));
+      RITSU_ASSIGN_OR_RETURN(auto ck, engine::Checkpoint::OpenDir(o.hf_model_name));
+      RITSU_ASSIGN_OR_RETURN(g->model_, engine::Model::FromCheckpoint(config, *ck, *g->backend_, lo, adapter));
+      g->in_memory_adapter_ = true;
+    } else {
+      lo.lora_dir = o.hf_lora_path;
+      RITSU_ASSIGN_OR_RETURN(g->model_, engine::Model::Load(o.hf_model_name, *g->backend_, lo));
+    }
     std::set<int32_t> stop;
     for (int64_t e : g->model_->config().eos_token_ids) stop.insert(static_cast<int32_t>(e));
     for (int32_t e : GenerationConfigEos(o.hf_model_name)) stop.insert(e);
@@ -96,7 +104,8 @@ class EngineGenerator : public TextGenerator {
 
   std::string Describe() const override {
     std::string d = options_.hf_model_name;
-    if (!options_.hf_lora_path.empty()) d += " + " + options_.hf_lora_path;
+    if (in_memory_adapter_) d += " + the trainer's adapter in memory";
+    else if (!options_.hf_lora_path.empty()) d += " + " + options_.hf_lora_path;
     if (options_.load_in_4bit) d += " (nf4)";
     return d + " on " + device_;
   }
@@ -108,6 +117,7 @@ class EngineGenerator : public TextGenerator {
   EngineGenerator() = default;
   EvalOptions options_;
   std::string device_;
+  bool in_memory_adapter_ = false;
   std::unique_ptr<engine::Backend> backend_;
   std::unique_ptr<engine::Model> model_;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
@@ -148,6 +158,12 @@ EvalBackends MakeEngineEvalBackends() {
     });
   };
   return b;
+}
+
+Result<std::unique_ptr<TextGenerator>> MakeEngineGenerator(const EvalOptions& options,
+                                                           const engine::LoraAdapter& adapter) {
+  RITSU_ASSIGN_OR_RETURN(auto g, EngineGenerator::Load(options, &adapter));
+  return std::unique_ptr<TextGenerator>(std::move(g));
 }
 
 int EngineEvalMain(int argc, char** argv) {

@@ -6,10 +6,17 @@
 #pragma once
 
 #include "engine/eval/eval_driver.h"
+#include "engine/model/lora_adapter.h"
 
 namespace ritsu::eval {
 
 EvalBackends MakeEngineEvalBackends();
+
+// The generator `ritsu-engine eval` builds for --hf-model-name (and --hf-load-in-4bit, --device),
+// with `adapter` in place of --hf-lora-path: the in-training evaluation of `ritsu-engine train`
+// (the adapter is the trainer's fp32 masters, the same numbers its checkpoint stores).
+Result<std::unique_ptr<TextGenerator>> MakeEngineGenerator(const EvalOptions& options,
+                                                           const engine::LoraAdapter& adapter);
 
 // ritsu-engine's `eval` subcommand: registers MakeEngineEvalBackends() and runs EvalMain.
 int EngineEvalMain(int argc, char** argv);

@@ -116,8 +116,17 @@ void RegisterEvalBackends(EvalBackends backends) { Registered() = std::move(back
 Result<nlohmann::json> RunEvaluation(const EvalOptions& o, TextGenerator& generator,
                                      const ChatRenderer& chat, const RerankScorer& reranker,
                                      std::ostream& log) {
-  const auto t_start = Clock::now();
   RITSU_RETURN_IF_ERROR(CheckOutputPath(o.output, o.overwrite));
+  RITSU_ASSIGN_OR_RETURN(nlohmann::json doc, EvaluateToDocument(o, generator, chat, reranker, log));
+  RITSU_RETURN_IF_ERROR(WriteFileAtomically(o.output, doc.dump(2) + "\n", o.overwrite));
+  RITSU_RETURN_IF_ERROR(WriteMetricsFileIfRequested(doc["summary"]));
+  return doc;
+}
+
+Result<nlohmann::json> EvaluateToDocument(const EvalOptions& o, TextGenerator& generator,
+                                          const ChatRenderer& chat, const RerankScorer& reranker,
+                                          std::ostream& log) {
+  const auto t_start = Clock::now();
   RITSU_ASSIGN_OR_RETURN(auto data, LoadDataset(o.data));
   if (o.samples > 0 && static_cast<size_t>(o.samples) < data.size()) data.resize(static_cast<size_t>(o.samples));
   if (o.prompt_format == PromptFormat::kChat && !chat)
@@ -249,10 +258,7 @@ Result<nlohmann::json> RunEvaluation(const EvalOptions& o, TextGenerator& genera
                        {"mean_latency_seconds", data.empty() ? 0.0 : generation_s / static_cast<double>(data.size())},
                        {"questions_per_second", generation_s > 0 ? static_cast<double>(data.size()) / generation_s : 0.0}};
 
-  nlohmann::json doc{{"config", config}, {"summary", summary}, {"results", results}};
-  RITSU_RETURN_IF_ERROR(WriteFileAtomically(o.output, doc.dump(2) + "\n", o.overwrite));
-  RITSU_RETURN_IF_ERROR(WriteMetricsFileIfRequested(summary));
-  return doc;
+  return nlohmann::json{{"config", config}, {"summary", summary}, {"results", results}};
 }
 
 int EvalMainWith(const std::vector<std::string>& args, const EvalBackends& backends,

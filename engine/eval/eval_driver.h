@@ -63,7 +63,13 @@ struct EvalBackends {
 // ritsu-engine's main registers the engine's backends before dispatching to EvalMain.
 void RegisterEvalBackends(EvalBackends backends);
 
-// Runs the evaluation and returns the output document (also written to options.output).
+// Runs the evaluation and returns the output document without writing anything (the trainer's
+// in-training evaluation uses it: same prompts, generation and parser as `ritsu-engine eval`).
+Result<nlohmann::json> EvaluateToDocument(const EvalOptions& options, TextGenerator& generator,
+                                          const ChatRenderer& chat, const RerankScorer& reranker,
+                                          std::ostream& log);
+
+// EvaluateToDocument, then writes the document to options.output and $RITSU_METRICS_FILE.
 Result<nlohmann::json> RunEvaluation(const EvalOptions& options, TextGenerator& generator,
                                      const ChatRenderer& chat, const RerankScorer& reranker,
                                      std::ostream& log);

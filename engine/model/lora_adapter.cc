@@ -61,6 +61,31 @@ bool LoraConfig::Targets(LinearModule m) const {
   return false;
 }
 
+// peft's check_target_module_exists for a list entry: the module path equals the entry or
+// ends with "." + entry.
+static bool PeftNameMatches(const std::string& path, const std::string& entry) {
+  if (path == entry) return true;
+  return path.size() > entry.size() && path.compare(path.size() - entry.size(), entry.size(), entry) == 0 &&
+         path[path.size() - entry.size() - 1] == '.';
+}
+
+bool LoraConfig::TargetsAt(int64_t layer, LinearModule m) const {
+  if (target_patterns.empty()) return Targets(m);
+  const std::string path = LinearModulePath(layer, m);
+  if (target_regex) {
+    if (target_patterns[0] == "all-linear") return true;
+    try {
+      return std::regex_match(path, std::regex(target_patterns[0]));
+    } catch (const std::regex_error&) {
+      return false;  // refused by Load before it gets here
+    }
+  }
+  for (const auto& t : target_patterns) {
+    if (PeftNameMatches(path, t)) return true;
+  }
+  return false;
+}
+
 const LoraWeights* LoraAdapter::Find(int64_t layer, LinearModule m) const {
   auto it = weights.find({layer, m});
   return it == weights.end() ? nullptr : &it->second;
@@ -99,33 +124,59 @@ Result<LoraConfig> ParseLoraConfig(const std::string& path, const std::string& t
   if (t.is_array()) {
     for (const auto& x : t) {
       if (!x.is_string()) return bad("target_modules", "must hold strings");
-      bool known = false;
-      for (LinearModule m : kAllLinearModules) known |= x == LinearModuleName(m);
-      if (!known) return bad("target_modules", "names " + x.dump() + ", which is not a linear layer of a Qwen decoder layer (q_proj k_proj v_proj o_proj gate_proj up_proj down_proj)");
-      c.target_modules.push_back(x.get<std::string>());
+      c.target_patterns.push_back(x.get<std::string>());
     }
   } else if (t.is_string()) {
-    // PEFT: a string is a regex matched against the full module name; "all-linear" is special.
-    const std::string pattern = t.get<std::string>();
-    for (LinearModule m : kAllLinearModules) {
-      bool match = pattern == "all-linear";
-      if (!match) {
-        try {
-          match = std::regex_match(LinearModulePath(0, m), std::regex(pattern));
-        } catch (const std::regex_error&) {
-          return bad("target_modules", "regex " + t.dump() + " does not compile");
-        }
+    c.target_patterns.push_back(t.get<std::string>());
+    c.target_regex = true;
+    if (t != "all-linear") {
+      try {
+        std::regex re(t.get<std::string>());
+      } catch (const std::regex_error&) {
+        return bad("target_modules", "regex " + t.dump() + " does not compile");
       }
-      if (match) c.target_modules.push_back(LinearModuleName(m));
     }
   } else {
     return bad("target_modules", "must be a list of module names or a regex string");
   }
-  if (c.target_modules.empty()) return bad("target_modules", "selects no linear layer");
+  if (c.target_patterns.empty()) return bad("target_modules", "selects no linear layer");
   if (j.contains("base_model_name_or_path") && j["base_model_name_or_path"].is_string()) {
     c.base_model_name_or_path = j["base_model_name_or_path"].get<std::string>();
   }
   return c;
+}
+
+// target_patterns -> the short names targeted in some layer of `base`; a list entry that
+// selects no decoder linear of any layer is an error naming it.
+static Status ResolveTargets(const std::string& path, const ModelConfig& base, LoraConfig* c) {
+  const std::string valid = "(q_proj k_proj v_proj o_proj gate_proj up_proj down_proj, or a dot-suffix of "
+                            "model.layers.N.self_attn|mlp.NAME)";
+  auto selects = [&](const LoraConfig& one, LinearModule m) {
+    for (int64_t l = 0; l < base.num_hidden_layers; ++l) {
+      if (one.TargetsAt(l, m)) return true;
+    }
+    return false;
+  };
+  if (!c->target_regex) {
+    for (const auto& entry : c->target_patterns) {
+      LoraConfig one;
+      one.target_patterns = {entry};
+      bool any = false;
+      for (LinearModule m : kAllLinearModules) any = any || selects(one, m);
+      if (!any) {
+        return Status::InvalidArgument(path + ": field target_modules names \"" + entry +
+                                       "\", which is not a linear layer of a Qwen decoder layer of this base " + valid);
+      }
+    }
+  }
+  c->target_modules.clear();
+  for (LinearModule m : kAllLinearModules) {
+    if (selects(*c, m)) c->target_modules.push_back(LinearModuleName(m));
+  }
+  if (c->target_modules.empty()) {
+    return Status::InvalidArgument(path + ": field target_modules selects no linear layer of this base");
+  }
+  return Status::Ok();
 }
 
 Status CheckLoraShapes(const ModelConfig& base, const LoraConfig& config, const std::string& source) {
@@ -149,6 +200,7 @@ Result<LoraAdapter> LoraAdapter::Load(const std::string& dir, const ModelConfig&
   ss << in.rdbuf();
   LoraAdapter ad;
   RITSU_ASSIGN_OR_RETURN(ad.config, ParseLoraConfig(cfg_path, ss.str()));
+  RITSU_RETURN_IF_ERROR(ResolveTargets(cfg_path, base, &ad.config));
   RITSU_RETURN_IF_ERROR(CheckLoraShapes(base, ad.config, cfg_path));
   const std::string st_path = (fs::path(dir) / "adapter_model.safetensors").string();
   if (!fs::exists(st_path)) {
@@ -172,7 +224,7 @@ Result<LoraAdapter> LoraAdapter::Load(const std::string& dir, const ModelConfig&
       if (m[3].str() == LinearModuleName(lm) && m[2].str() == LinearModuleParent(lm)) mod = lm;
     }
     if (!mod) return Status::InvalidArgument(st_path + ": tensor " + name + " names an unknown module");
-    if (!ad.config.Targets(*mod)) {
+    if (!ad.config.TargetsAt(layer, *mod)) {
       return Status::InvalidArgument(st_path + ": tensor " + name + " is for " + LinearModuleName(*mod) + ", which target_modules in " + cfg_path + " does not list");
     }
     const auto [out_f, in_f] = LinearModuleShape(base, *mod);
@@ -187,7 +239,7 @@ Result<LoraAdapter> LoraAdapter::Load(const std::string& dir, const ModelConfig&
   }
   for (int64_t layer = 0; layer < base.num_hidden_layers; ++layer) {
     for (LinearModule lm : kAllLinearModules) {
-      if (!ad.config.Targets(lm)) continue;
+      if (!ad.config.TargetsAt(layer, lm)) continue;
       const LoraWeights* w = ad.Find(layer, lm);
       const std::string prefix = "base_model.model." + LinearModulePath(layer, lm);
       if (!w || w->a.empty()) return Status::InvalidArgument(st_path + ": tensor " + prefix + ".lora_A.weight is missing");
@@ -203,7 +255,7 @@ LoraAdapter LoraAdapter::Init(const ModelConfig& base, const LoraConfig& config,
   std::mt19937_64 rng(seed);
   for (int64_t layer = 0; layer < base.num_hidden_layers; ++layer) {
     for (LinearModule lm : kAllLinearModules) {
-      if (!config.Targets(lm)) continue;
+      if (!config.TargetsAt(layer, lm)) continue;
       const auto [out_f, in_f] = LinearModuleShape(base, lm);
       LoraWeights w;
       w.r = config.r;
@@ -239,7 +291,9 @@ Status LoraAdapter::Save(const std::string& dir, DType dtype) const {
             {"r", config.r},
             {"rank_pattern", json::object()},
             {"revision", nullptr},
-            {"target_modules", config.target_modules},
+            {"target_modules", config.target_patterns.empty() ? json(config.target_modules)
+                               : config.target_regex ? json(config.target_patterns[0])
+                                                     : json(config.target_patterns)},
             {"task_type", "CAUSAL_LM"},
             {"use_dora", false},
             {"use_rslora", config.use_rslora}};

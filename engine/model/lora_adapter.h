@@ -39,9 +39,18 @@ struct LoraConfig {
   bool use_rslora = false;
   std::vector<std::string> target_modules;  // short names: "q_proj", "v_proj", ...
   std::string base_model_name_or_path;
+  // target_modules as a loaded adapter_config.json spells them (peft: a list of names, each
+  // matching a module path exactly or as a dot-suffix, e.g. "q_proj", "self_attn.q_proj",
+  // "model.layers.1.self_attn.v_proj"; or one regex string matched against the whole path).
+  // Empty for adapters built here: then target_modules applies to every layer.
+  std::vector<std::string> target_patterns;
+  bool target_regex = false;
 
   double Scale() const;
+  // Whether the module kind is targeted in at least one layer.
   bool Targets(LinearModule m) const;
+  // Whether module `m` of decoder layer `layer` is targeted, as peft decides it.
+  bool TargetsAt(int64_t layer, LinearModule m) const;
 };
 
 // Parses adapter_config.json text; `path` names the file in messages. Refuses what Load refuses

@@ -23,7 +23,50 @@ json TrainProgress::ToJson() const {
           {"window_loss", window_loss},
           {"window_steps", window_steps},
           {"tokens_seen", tokens_seen},
-          {"log_history", log_history}};
+          {"log_history", log_history},
+          {"best_model", best.ToJson()},
+          {"last_eval_epoch", last_eval_epoch},
+          {"last_eval", last_eval},
+          {"hf_args", hf_args},
+          {"epoch_float", epoch_float}};
+}
+
+json TrainProgress::HfTrainerState() const {
+  auto arg = [&](const char* k, json def) { return hf_args.contains(k) ? hf_args[k] : def; };
+  json callbacks = {{"TrainerControl",
+                     {{"args",
+                       {{"should_epoch_stop", false},
+                        {"should_evaluate", false},
+                        {"should_log", false},
+                        {"should_save", true},
+                        {"should_training_stop", best.should_training_stop || global_step >= total_steps}}},
+                      {"attributes", json::object()}}}};
+  if (arg("early_stopping_patience", 0).get<int64_t>() > 0) {
+    callbacks["EarlyStoppingCallback"] = {
+        {"args",
+         {{"early_stopping_patience", hf_args["early_stopping_patience"]},
+          {"early_stopping_threshold", arg("early_stopping_threshold", 0.0)}}},
+        {"attributes", {{"early_stopping_patience_counter", best.patience_counter}}}};
+  }
+  return {{"best_metric", best.has_best ? json(best.best_metric) : json(nullptr)},
+          {"best_model_checkpoint", best.best_checkpoint.empty() ? json(nullptr) : json(best.best_checkpoint)},
+          {"epoch", epoch_float},
+          {"eval_steps", arg("eval_steps", nullptr)},
+          {"global_step", global_step},
+          {"is_hyper_param_search", false},
+          {"is_local_process_zero", true},
+          {"is_world_process_zero", true},
+          {"log_history", log_history},
+          {"logging_steps", arg("logging_steps", 500)},
+          {"max_steps", total_steps},
+          {"num_input_tokens_seen", tokens_seen},
+          {"num_train_epochs", arg("num_train_epochs", 0)},
+          {"save_steps", arg("save_steps", 500)},
+          {"stateful_callbacks", callbacks},
+          {"total_flos", 0},
+          {"train_batch_size", arg("train_batch_size", nullptr)},
+          {"trial_name", nullptr},
+          {"trial_params", nullptr}};
 }
 
 Result<TrainProgress> TrainProgress::FromJson(const json& j, const std::string& source) {
@@ -43,6 +86,12 @@ Result<TrainProgress> TrainProgress::FromJson(const json& j, const std::string& 
     p.window_steps = j.at("window_steps").get<int64_t>();
     p.tokens_seen = j.at("tokens_seen").get<int64_t>();
     p.log_history = j.at("log_history");
+    // Added with evaluation during training; absent from earlier checkpoints.
+    p.best = BestModelState::FromJson(j.value("best_model", json::object()));
+    p.last_eval_epoch = j.value("last_eval_epoch", int64_t{0});
+    p.last_eval = j.value("last_eval", json());
+    p.hf_args = j.value("hf_args", json::object());
+    p.epoch_float = j.value("epoch_float", 0.0);
   } catch (const json::exception& e) {
     return Status::InvalidArgument(source + ": " + e.what());
   }
@@ -74,7 +123,8 @@ Status SaveCheckpoint(const std::string& dir, const LoraNet& net, const engine::
     opt.push_back(engine::TensorData::FromFloat(ParamKey(p, "B", "exp_avg_sq"), engine::DType::kF32, {p.out_features, p.r}, net.Host(p.v_b)));
   }
   if (st.ok()) st = engine::WriteSafetensors((tmp / "optimizer.safetensors").string(), opt, {{"format", "ritsu-adamw"}});
-  if (st.ok()) st = WriteJson(tmp / "trainer_state.json", progress.ToJson());
+  if (st.ok()) st = WriteJson(tmp / "ritsu_trainer_state.json", progress.ToJson());
+  if (st.ok()) st = WriteJson(tmp / "trainer_state.json", progress.HfTrainerState());
   if (!st.ok()) {
     fs::remove_all(tmp, ec);
     return Status::IOError("checkpoint " + dir + " not written, earlier checkpoints are intact: " + st.ToString());
@@ -110,7 +160,9 @@ Result<TrainProgress> LoadCheckpoint(const std::string& dir, LoraNet& net) {
   if (ad.weights.size() != net.params().size()) {
     return Status::InvalidArgument(dir + ": the checkpoint's adapter targets other modules than --target-modules");
   }
-  const fs::path state_path = fs::path(dir) / "trainer_state.json";
+  // Checkpoints written before ritsu_trainer_state.json kept the same fields in trainer_state.json.
+  fs::path state_path = fs::path(dir) / "ritsu_trainer_state.json";
+  if (!fs::exists(state_path)) state_path = fs::path(dir) / "trainer_state.json";
   std::ifstream in(state_path);
   if (!in) return Status::NotFound(state_path.string() + ": cannot open");
   std::stringstream ss;
@@ -121,21 +173,16 @@ Result<TrainProgress> LoadCheckpoint(const std::string& dir, LoraNet& net) {
 }
 
 std::string LatestCheckpoint(const std::string& output_dir) {
-  std::error_code ec;
-  int64_t best = -1;
-  std::string best_path;
-  for (const auto& e : fs::directory_iterator(output_dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind("checkpoint-", 0) != 0 || !e.is_directory()) continue;
-    const std::string num = name.substr(11);
-    if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos) continue;
-    const int64_t n = std::stoll(num);
-    if (n > best) {
-      best = n;
-      best_path = e.path().string();
-    }
+  const std::vector<int64_t> steps = CheckpointSteps(output_dir);
+  for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
+    const fs::path dir = fs::path(output_dir) / ("checkpoint-" + std::to_string(*it));
+    std::error_code ec;
+    const bool complete = fs::exists(dir / "adapter_model.safetensors", ec) && fs::exists(dir / "adapter_config.json", ec) &&
+                          fs::exists(dir / "optimizer.safetensors", ec) &&
+                          (fs::exists(dir / "ritsu_trainer_state.json", ec) || fs::exists(dir / "trainer_state.json", ec));
+    if (complete) return dir.string();
   }
-  return best_path;
+  return "";
 }
 
 }  // namespace ritsu::train

@@ -1,7 +1,8 @@
 // Training checkpoints (format in docs/training.md): a directory OUTPUT/checkpoint-STEP with
 //   adapter_config.json + adapter_model.safetensors  the LoRA masters in fp32 (a PEFT adapter)
 //   optimizer.safetensors                            AdamW exp_avg / exp_avg_sq per A and B
-//   trainer_state.json                               step, data position, log history, config
+//   ritsu_trainer_state.json                         step, data position, best model, what resume needs
+//   trainer_state.json                               HF Trainer's TrainerState (log history, best metric)
 // The directory is written as OUTPUT/checkpoint-STEP.tmp and renamed into place, so a failed
 // write (full disk) leaves every earlier checkpoint intact. Dropout masks and the data order
 // are pure functions of (seed, step) and (seed, epoch), so no generator state is stored: the
@@ -14,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "engine/train/best_model.h"
 #include "engine/train/lora_net.h"
 
 namespace ritsu::train {
@@ -31,9 +33,19 @@ struct TrainProgress {
   int64_t window_steps = 0;
   int64_t tokens_seen = 0;
   nlohmann::json log_history = nlohmann::json::array();
+  BestModelState best;
+  int64_t last_eval_epoch = 0;  // --eval-strategy epoch: the epoch count at the last evaluation
+  nlohmann::json last_eval;     // metrics of the last evaluation (null before the first)
+  // Run settings HF's TrainerState carries (logging_steps, eval_steps, save_steps,
+  // train_batch_size, num_train_epochs, early stopping arguments), filled by the trainer.
+  nlohmann::json hf_args = nlohmann::json::object();
+  double epoch_float = 0;  // epochs done, fractional (HF's "epoch")
 
   nlohmann::json ToJson() const;
   static Result<TrainProgress> FromJson(const nlohmann::json& j, const std::string& source);
+  // trainer_state.json as HF Trainer writes it: only TrainerState's fields, so
+  // TrainerState.load_from_json (which passes them as keyword arguments) reads it.
+  nlohmann::json HfTrainerState() const;
 };
 
 // Writes checkpoint `dir` (final path) atomically as described above.
@@ -42,7 +54,8 @@ Status SaveCheckpoint(const std::string& dir, const LoraNet& net, const engine::
 // Restores the LoRA masters, AdamW moments and progress from `dir` into `net`, checking the
 // adapter matches the net's targets and shapes.
 Result<TrainProgress> LoadCheckpoint(const std::string& dir, LoraNet& net);
-// The newest OUTPUT/checkpoint-N directory, or "" when there is none.
+// The newest complete OUTPUT/checkpoint-N directory (adapter, optimizer state and trainer
+// state present), or "" when there is none.
 std::string LatestCheckpoint(const std::string& output_dir);
 
 }  // namespace ritsu::train

@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "engine/train/stop_signal.h"
 #include "engine/train/trainer.h"
 
 namespace ritsu::train {
@@ -16,13 +17,14 @@ int TrainMain(int argc, char** argv) {
     std::cerr << "ritsu-engine train: " << opts.status().message() << "\n";
     return 2;
   }
+  InstallStopSignalHandlers();
   auto res = RunTraining(*opts, std::cout, std::cerr);
   if (!res.ok()) {
     std::cerr << "ritsu-engine train: " << res.status().message() << "\n";
     const auto c = res.status().code();
     return c == Status::Code::kInvalidArgument || c == Status::Code::kNotFound ? 2 : 1;
   }
-  return 0;
+  return res->preempted ? kPreemptedExitCode : 0;
 }
 
 }  // namespace ritsu::train

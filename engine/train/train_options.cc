@@ -17,8 +17,13 @@ const std::set<std::string> kValueFlags = {
     "gradient-accumulation-steps", "warmup-ratio", "weight-decay", "lora-r", "lora-alpha", "lora-dropout",
     "target-modules", "bnb-4bit-compute-dtype", "bnb-4bit-quant-type", "max-steps-override", "train-mode",
     "logging-steps", "save-steps", "seed", "resume", "max-gpu-memory", "prompt-format", "lr-scheduler",
-    "max-grad-norm", "device", "gpus", "on-bad-line", "random-base-seed"};
-const std::set<std::string> kBoolFlags = {"use-4bit", "loss-on-output-only", "do-train", "use-rslora", "parity-dump"};
+    "max-grad-norm", "device", "gpus", "on-bad-line", "random-base-seed", "eval-file", "eval-strategy", "eval-steps",
+    "eval-samples", "eval-prompt-format", "eval-max-new-tokens", "eval-batch-size", "metric-for-best-model",
+    "greater-is-better", "save-total-limit", "early-stopping-patience", "early-stopping-threshold",
+    // HF's older spelling of --eval-strategy.
+    "evaluation-strategy"};
+const std::set<std::string> kBoolFlags = {"use-4bit", "loss-on-output-only", "do-train", "use-rslora", "parity-dump",
+                                          "eval-no-rag", "load-best-model-at-end", "no-resume", "do-eval"};
 
 Result<int64_t> ToInt(const std::string& flag, const std::string& v) {
   int64_t x = 0;
@@ -37,6 +42,85 @@ Result<double> ToDouble(const std::string& flag, const std::string& v) {
   return Status::InvalidArgument("--" + flag + " " + v + ": not a number");
 }
 
+// The evaluation, best-checkpoint and early-stopping flags, with HF Trainer's rules (each
+// violation names the flags).
+Status ParseEvalAndSelection(std::map<std::string, std::string>& v, const std::set<std::string>& bools,
+                             TrainOptions* o) {
+  auto get_int = [&](const char* f, int64_t* dst, int64_t min) -> Status {
+    if (!v.count(f)) return Status::Ok();
+    RITSU_ASSIGN_OR_RETURN(*dst, ToInt(f, v[f]));
+    if (*dst < min) return Status::InvalidArgument(std::string("--") + f + " " + v[f] + ": must be >= " + std::to_string(min));
+    return Status::Ok();
+  };
+  if (v.count("evaluation-strategy") && !v.count("eval-strategy")) v["eval-strategy"] = v["evaluation-strategy"];
+  if (v.count("eval-file")) o->eval_file = v["eval-file"];
+  RITSU_RETURN_IF_ERROR(get_int("eval-steps", &o->eval_steps, 1));
+  RITSU_RETURN_IF_ERROR(get_int("eval-samples", &o->eval_samples, 0));
+  RITSU_RETURN_IF_ERROR(get_int("eval-max-new-tokens", &o->eval_max_new_tokens, 1));
+  RITSU_RETURN_IF_ERROR(get_int("eval-batch-size", &o->eval_batch_size, 1));
+  RITSU_RETURN_IF_ERROR(get_int("save-total-limit", &o->save_total_limit, 0));
+  RITSU_RETURN_IF_ERROR(get_int("early-stopping-patience", &o->early_stopping_patience, 0));
+  if (v.count("early-stopping-threshold")) {
+    RITSU_ASSIGN_OR_RETURN(o->early_stopping_threshold, ToDouble("early-stopping-threshold", v["early-stopping-threshold"]));
+    if (!(o->early_stopping_threshold >= 0)) {
+      return Status::InvalidArgument("--early-stopping-threshold " + v["early-stopping-threshold"] + ": must be >= 0");
+    }
+  }
+  o->eval_rag = !bools.count("eval-no-rag");
+  o->load_best_model_at_end = bools.count("load-best-model-at-end") > 0;
+  o->no_resume = bools.count("no-resume") > 0;
+  if (o->no_resume && !o->resume.empty()) return Status::InvalidArgument("--no-resume and --resume exclude each other");
+  if (v.count("eval-prompt-format")) o->eval_prompt_format = v["eval-prompt-format"];
+  if (o->eval_prompt_format != "plain" && o->eval_prompt_format != "chat") {
+    return Status::InvalidArgument("--eval-prompt-format " + o->eval_prompt_format + ": expected plain or chat");
+  }
+  // --eval-strategy: HF's default is "no"; ritsu infers it from --eval-file / --eval-steps.
+  if (v.count("eval-strategy")) {
+    o->eval_strategy = v["eval-strategy"];
+  } else if (!o->eval_file.empty()) {
+    o->eval_strategy = v.count("eval-steps") ? "steps" : "epoch";
+  }
+  if (o->eval_strategy != "no" && o->eval_strategy != "steps" && o->eval_strategy != "epoch") {
+    return Status::InvalidArgument("--eval-strategy " + o->eval_strategy + ": expected steps, epoch or no");
+  }
+  if (o->eval_strategy != "no" && o->eval_file.empty()) {
+    return Status::InvalidArgument("--eval-strategy " + o->eval_strategy + " needs --eval-file");
+  }
+  if (o->eval_strategy == "steps" && o->eval_steps == 0) o->eval_steps = o->logging_steps;  // HF's fallback
+  const bool evaluating = o->eval_strategy != "no";
+  // The metric: HF accepts "accuracy" for "eval_accuracy".
+  if (v.count("metric-for-best-model")) {
+    o->metric_for_best_model = v["metric-for-best-model"];
+    if (o->metric_for_best_model.rfind("eval_", 0) != 0) o->metric_for_best_model = "eval_" + o->metric_for_best_model;
+    if (o->metric_for_best_model != "eval_accuracy" && o->metric_for_best_model != "eval_loss") {
+      return Status::InvalidArgument("--metric-for-best-model " + v["metric-for-best-model"] +
+                                     ": expected eval_accuracy or eval_loss");
+    }
+  } else if (evaluating) {
+    o->metric_for_best_model = IsLawqaEvalFile(o->eval_file) ? "eval_accuracy" : "eval_loss";
+  }
+  if (o->metric_for_best_model == "eval_accuracy" && evaluating && !IsLawqaEvalFile(o->eval_file)) {
+    return Status::InvalidArgument("--metric-for-best-model eval_accuracy needs a lawqa_jp --eval-file (.json); " +
+                                   o->eval_file + " is fine-tuning JSONL, which gives eval_loss only");
+  }
+  // HF: greater_is_better defaults to "the metric does not end in loss".
+  o->greater_is_better = o->metric_for_best_model.size() < 4 ||
+                         o->metric_for_best_model.compare(o->metric_for_best_model.size() - 4, 4, "loss") != 0;
+  if (v.count("greater-is-better")) {
+    const std::string& g = v["greater-is-better"];
+    if (g == "true" || g == "True" || g == "1") o->greater_is_better = true;
+    else if (g == "false" || g == "False" || g == "0") o->greater_is_better = false;
+    else return Status::InvalidArgument("--greater-is-better " + g + ": expected true or false");
+  }
+  for (const char* f : {"metric-for-best-model", "early-stopping-patience", "early-stopping-threshold"}) {
+    if (v.count(f) && !evaluating) return Status::InvalidArgument(std::string("--") + f + " needs --eval-file");
+  }
+  if (o->load_best_model_at_end && !evaluating) {
+    return Status::InvalidArgument("--load-best-model-at-end needs --eval-file (and --eval-strategy steps|epoch)");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string TrainUsage() {
@@ -48,12 +132,18 @@ std::string TrainUsage() {
          "         --weight-decay WD --warmup-ratio R --lr-scheduler linear|cosine|constant --max-grad-norm G\n"
          "         --max-steps-override N --seed S\n"
          "  base:  --use-4bit --bnb-4bit-quant-type nf4 --bnb-4bit-compute-dtype bfloat16|float16|float32\n"
-         "  run:   --logging-steps N --save-steps N --resume CHECKPOINT_DIR|auto --device cpu|cuda[:K] --gpus N|all\n"
-         "         --max-gpu-memory SIZE --do-train (accepted, implied)\n"
+         "  run:   --logging-steps N --save-steps N --save-total-limit N --resume CHECKPOINT_DIR|auto --no-resume\n"
+         "         --device cpu|cuda[:K] --gpus N|all --max-gpu-memory SIZE --do-train (accepted, implied)\n"
+         "  eval:  --eval-file SPLIT.json|FT.jsonl --eval-strategy steps|epoch|no --eval-steps N --eval-samples K\n"
+         "         --eval-prompt-format plain|chat --eval-max-new-tokens N --eval-batch-size N --eval-no-rag\n"
+         "         --metric-for-best-model eval_accuracy|eval_loss --greater-is-better true|false\n"
+         "         --load-best-model-at-end --early-stopping-patience P --early-stopping-threshold T\n"
          "  test:  --parity-dump (initial adapter + data order for tests/parity/train_parity.py)\n"
          "  bench: --random-base-seed S (frozen base = make-model's random weights for seed S, drawn in memory;\n"
          "         the model directory needs only config.json + tokenizer: make-model --config-only)\n"
-         "  env:   RITSU_METRICS_FILE=path receives the final metrics as JSON\n";
+         "  env:   RITSU_METRICS_FILE=path receives the final metrics as JSON;\n"
+         "         RITSU_METRICS_SERIES=path receives one JSON record per progress line and evaluation\n"
+         "  exit:  0 done, 2 bad flags or input, 75 preempted by SIGTERM/SIGINT (checkpoint written), 1 failure\n";
 }
 
 Result<std::vector<std::string>> ParseTargetModules(const std::string& value) {
@@ -78,6 +168,10 @@ Result<std::vector<std::string>> ParseTargetModules(const std::string& value) {
   }
   if (out.empty()) return Status::InvalidArgument("--target-modules: empty list");
   return out;
+}
+
+bool IsLawqaEvalFile(const std::string& path) {
+  return !(path.size() >= 6 && path.compare(path.size() - 6, 6, ".jsonl") == 0);
 }
 
 Result<uint64_t> ParseByteSize(const std::string& flag, const std::string& value) {
@@ -227,6 +321,7 @@ Result<TrainOptions> ParseTrainArgs(int argc, char** argv) {
     o.max_gpu_memory = v["max-gpu-memory"];
     RITSU_ASSIGN_OR_RETURN(o.max_gpu_memory_bytes, ParseByteSize("max-gpu-memory", o.max_gpu_memory));
   }
+  RITSU_RETURN_IF_ERROR(ParseEvalAndSelection(v, bools, &o));
   return o;
 }
 

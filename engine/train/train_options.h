@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,26 @@ struct TrainOptions {
   // Benchmarks: >= 0 draws the frozen base as `make-model --seed S --dtype bf16` would write it,
   // in memory (--model-name then only needs config.json and the tokenizer: make-model --config-only).
   int64_t random_base_seed = -1;
+  // Evaluation during training (HF Trainer's names; docs/training.md "Evaluation").
+  std::string eval_file;              // lawqa_jp JSON split (.json) or fine-tuning JSONL (.jsonl)
+  std::string eval_strategy = "no";   // no | steps | epoch ("steps"/"epoch" implied by --eval-file)
+  int64_t eval_steps = 0;             // steps strategy: every N optimizer steps (0 = --logging-steps)
+  int64_t eval_samples = 0;           // first K samples of --eval-file; 0 = all
+  std::string eval_prompt_format = "plain";  // lawqa_jp accuracy: as `ritsu-engine eval --prompt-format`
+  int64_t eval_max_new_tokens = 0;    // as `ritsu-engine eval --max-new-tokens` (0 = its default)
+  int64_t eval_batch_size = 8;        // questions per generation batch (`ritsu-engine eval --batch-size`)
+  bool eval_rag = true;               // --eval-no-rag: as `ritsu-engine eval --no-rag`
+  // Checkpoint selection and early stopping.
+  std::string metric_for_best_model;  // eval_accuracy | eval_loss ("" = eval_accuracy for lawqa_jp, else eval_loss)
+  bool greater_is_better = false;     // inferred from the metric unless --greater-is-better is given
+  bool load_best_model_at_end = false;
+  int64_t save_total_limit = 0;       // 0 = keep every checkpoint
+  int64_t early_stopping_patience = 0;  // 0 = off
+  double early_stopping_threshold = 0.0;
+  bool no_resume = false;             // --no-resume: start fresh even if checkpoints exist
+  // Tests only (no flag): called after every optimizer step with the step number (1-based),
+  // before the step's evaluation and checkpoint; the preemption test raises SIGTERM from it.
+  std::function<void(int64_t)> after_step;
   // Tests only (no flag): N data-parallel replicas on the host with --device cpu, the CI stand-in
   // for --gpus N (the same step logic with a host all-reduce instead of NCCL; data_parallel.h).
   int64_t cpu_replicas = 1;
@@ -66,5 +87,8 @@ Result<uint64_t> ParseByteSize(const std::string& flag, const std::string& value
 
 // "all-linear" -> the seven names; unknown names -> error listing the valid ones.
 Result<std::vector<std::string>> ParseTargetModules(const std::string& value);
+
+// Whether --eval-file is a lawqa_jp split (anything but *.jsonl) rather than fine-tuning JSONL.
+bool IsLawqaEvalFile(const std::string& path);
 
 }  // namespace ritsu::train

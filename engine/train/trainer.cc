@@ -16,11 +16,15 @@
 #include "engine/model/config.h"
 #include "engine/model/safetensors.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "engine/train/best_model.h"
 #include "engine/train/checkpoint.h"
 #include "engine/train/data_parallel.h"
 #include "engine/train/lora_net.h"
 #include "engine/train/lr_schedule.h"
+#include "engine/train/metrics_series.h"
+#include "engine/train/stop_signal.h"
 #include "engine/train/train_data.h"
+#include "engine/train/train_eval.h"
 #include "engine/train/weight_source.h"
 
 namespace ritsu::train {
@@ -92,6 +96,23 @@ Status CopyTokenizerFiles(const std::string& model_dir, const std::string& out_d
 }
 
 Status WriteJsonFile(const std::string& path, const json& j) { return WriteFileAtomic(path, j.dump(2) + "\n"); }
+
+// Copies the PEFT adapter files of checkpoint `src` into `dst` (--load-best-model-at-end).
+Status CopyAdapterFiles(const std::string& src, const std::string& dst) {
+  for (const char* name : {"adapter_config.json", "adapter_model.safetensors"}) {
+    const fs::path from = fs::path(src) / name, to = fs::path(dst) / name;
+    const fs::path tmp = to.string() + ".tmp";
+    std::error_code ec;
+    fs::copy_file(from, tmp, fs::copy_options::overwrite_existing, ec);
+    if (!ec) fs::rename(tmp, to, ec);
+    if (ec) return Status::IOError("copying " + from.string() + " to " + to.string() + ": " + ec.message());
+  }
+  return Status::Ok();
+}
+
+std::string CheckpointDir(const std::string& output_dir, int64_t step) {
+  return (fs::path(output_dir) / ("checkpoint-" + std::to_string(step))).string();
+}
 
 }  // namespace
 
@@ -206,9 +227,18 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
   prog.total_steps = total_steps;
   prog.seed = o.seed;
   std::string last_checkpoint;
-  if (!o.resume.empty()) {
-    const std::string dir = o.resume == "auto" ? LatestCheckpoint(o.output_dir) : o.resume;
-    if (dir.empty()) return Status::NotFound("--resume auto: no checkpoint-N directory in " + o.output_dir);
+  std::string resume_dir = o.resume;
+  if (o.resume == "auto") {
+    // The newest complete checkpoint, or a fresh start: a retried or requeued task passes
+    // --resume auto whether or not its first attempt got as far as a checkpoint.
+    resume_dir = LatestCheckpoint(o.output_dir);
+    if (resume_dir.empty()) out << "train: no checkpoint in " << o.output_dir << ": starting fresh\n";
+  } else if (resume_dir.empty() && !CheckpointSteps(o.output_dir).empty()) {
+    err << "train: " << o.output_dir << " holds checkpoints of an earlier run; this run starts fresh"
+        << (o.no_resume ? "" : " (--resume auto would continue it)") << " and replaces them as it saves\n";
+  }
+  if (!resume_dir.empty()) {
+    const std::string dir = resume_dir;
     // Every replica loads the checkpoint (masters and moments), so they start identical.
     RITSU_RETURN_IF_ERROR(dp->ForEachReplica([&](LoraNet& net) -> Status {
       RITSU_ASSIGN_OR_RETURN(TrainProgress p, LoadCheckpoint(dir, net));
@@ -221,8 +251,35 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
                                      std::to_string(o.seed) + " and " + std::to_string(total_steps) + " steps");
     }
     last_checkpoint = dir;
-    out << "train: resumed from " << dir << " at step " << prog.global_step << "\n";
+    out << "train: resuming from " << fs::path(dir).filename().string() << " (step " << prog.global_step << ") in "
+        << fs::path(dir).parent_path().string() << "\n";
   }
+  // Settings may differ from the checkpoint's (--logging-steps, --eval-steps...); this run's apply.
+  prog.hf_args = {{"logging_steps", o.logging_steps},
+                  {"eval_steps", o.eval_strategy == "steps" ? json(o.eval_steps) : json(nullptr)},
+                  {"save_steps", o.save_steps > 0 ? o.save_steps : total_steps},
+                  {"train_batch_size", o.batch_size},
+                  {"num_train_epochs", o.num_epochs},
+                  {"early_stopping_patience", o.early_stopping_patience},
+                  {"early_stopping_threshold", o.early_stopping_threshold}};
+
+  // Evaluation during training.
+  std::unique_ptr<InTrainingEval> evaluator;
+  if (o.eval_strategy != "no") {
+    if (o.random_base_seed >= 0) {
+      return Status::InvalidArgument("--eval-file needs a base checkpoint; --random-base-seed has none");
+    }
+    const std::string eval_device = plan.cuda ? "cuda:" + std::to_string(plan.ordinals[0]) : "cpu";
+    RITSU_ASSIGN_OR_RETURN(evaluator, InTrainingEval::Create(o, tok, config.vocab_size, eval_device));
+    out << "train: evaluating " << evaluator->samples() << " samples of " << o.eval_file << " every "
+        << (o.eval_strategy == "steps" ? std::to_string(o.eval_steps) + " steps" : std::string("epoch"))
+        << " and at the last step (" << (evaluator->lawqa() ? "eval_accuracy and eval_loss" : "eval_loss")
+        << "; best by " << o.metric_for_best_model << ", " << (o.greater_is_better ? "greater" : "smaller")
+        << " is better)\n";
+  }
+  const BestModelTracker tracker(o.metric_for_best_model, o.greater_is_better, o.early_stopping_patience,
+                                 o.early_stopping_threshold);
+  MetricsSeries series = MetricsSeries::FromEnvironment();
   out << "train: " << config.ArchitectureName() << " " << config.num_hidden_layers << " layers, "
       << (o.use_4bit ? "NF4 (stored packed, dequantized per linear)" : "dense") << " frozen base"
       << (o.random_base_seed >= 0 ? " (random, seed " + std::to_string(o.random_base_seed) + ")" : std::string())
@@ -240,7 +297,27 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
   const auto t_start = std::chrono::steady_clock::now();
   int64_t tokens_this_run = 0;
   int64_t steps_this_run = 0;
-  while (prog.global_step < total_steps) {
+  int64_t last_saved_step = last_checkpoint.empty() ? -1 : prog.global_step;
+  bool preempted = StopRequested();  // a signal while loading: nothing new to save
+  // Saves checkpoint-N of the current step (atomic), then applies --save-total-limit.
+  auto save_checkpoint = [&]() -> Status {
+    const std::string dir = CheckpointDir(o.output_dir, prog.global_step);
+    if (prog.best.has_best && prog.best.best_step == prog.global_step) prog.best.best_checkpoint = dir;
+    prog.epoch_float = static_cast<double>(prog.epoch) +
+                       static_cast<double>(prog.next_batch) / static_cast<double>(batches_per_epoch);
+    RITSU_RETURN_IF_ERROR(dp->OnPrimary([&](LoraNet& net) { return SaveCheckpoint(dir, net, lora, prog); }));
+    last_checkpoint = dir;
+    last_saved_step = prog.global_step;
+    out << "train: saved " << dir << std::endl;
+    const int64_t best_step = prog.best.best_checkpoint.empty() ? -1 : prog.best.best_step;
+    for (int64_t old : CheckpointsToDelete(CheckpointSteps(o.output_dir), o.save_total_limit, best_step)) {
+      std::error_code ec;
+      fs::remove_all(CheckpointDir(o.output_dir, old), ec);
+      out << "train: deleted checkpoint-" << old << " (--save-total-limit " << o.save_total_limit << ")" << std::endl;
+    }
+    return Status::Ok();
+  };
+  while (!preempted && !prog.best.should_training_stop && prog.global_step < total_steps) {
     std::vector<PackedBatch> micro;
     for (int64_t i = 0; i < accum; ++i) {
       if (order_epoch != prog.epoch) {
@@ -329,15 +406,85 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
       out << line << std::endl;
       prog.log_history.push_back({{"step", prog.global_step}, {"epoch", epoch_f}, {"loss", mean_loss},
                                   {"learning_rate", lr}, {"grad_norm", grad_norm}, {"tokens_per_second", tps}});
+      json rec = {{"kind", "train"}, {"step", prog.global_step}, {"epoch", epoch_f}, {"loss", mean_loss},
+                  {"learning_rate", lr}, {"grad_norm", grad_norm}, {"tokens_per_second", tps}};
+      if (dp->is_cuda()) rec["gpu_mem_bytes"] = dp->PeakBytes();
+      series.Append(rec, err);
       prog.window_loss = 0;
       prog.window_steps = 0;
     }
-    if (o.save_steps > 0 && prog.global_step % o.save_steps == 0 && prog.global_step < total_steps) {
-      const std::string dir = (fs::path(o.output_dir) / ("checkpoint-" + std::to_string(prog.global_step))).string();
-      RITSU_RETURN_IF_ERROR(dp->OnPrimary([&](LoraNet& net) { return SaveCheckpoint(dir, net, lora, prog); }));
-      last_checkpoint = dir;
-      out << "train: saved " << dir << std::endl;
+    if (o.after_step) o.after_step(prog.global_step);
+    const bool last_step = prog.global_step == total_steps;
+    prog.epoch_float = static_cast<double>(prog.epoch) +
+                       static_cast<double>(prog.next_batch) / static_cast<double>(batches_per_epoch);
+    bool evaluated = false;
+    if (evaluator && (last_step || (o.eval_strategy == "steps" && prog.global_step % o.eval_steps == 0) ||
+                      (o.eval_strategy == "epoch" && prog.epoch > prog.last_eval_epoch))) {
+      RITSU_ASSIGN_OR_RETURN(json m, evaluator->Run(prog.global_step, *dp, lora, out));
+      evaluated = true;
+      prog.last_eval_epoch = prog.epoch;
+      prog.last_eval = m;
+      json entry = m;
+      entry["step"] = prog.global_step;
+      entry["epoch"] = prog.epoch_float;
+      prog.log_history.push_back(entry);
+      json rec = {{"kind", "eval"}, {"step", prog.global_step}, {"epoch", prog.epoch_float}};
+      for (const char* k : {"eval_accuracy", "eval_loss", "eval_samples"}) {
+        if (m.contains(k)) rec[k] = m[k];
+      }
+      series.Append(rec, err);
+      const bool best = tracker.Observe(prog.global_step, m, &prog.best);
+      char line[256];
+      std::snprintf(line, sizeof line, "eval step %lld/%lld  epoch %.2f", static_cast<long long>(prog.global_step),
+                    static_cast<long long>(total_steps), prog.epoch_float);
+      out << line;
+      if (m.contains("eval_accuracy")) {
+        out << "  eval_accuracy " << m["eval_accuracy"].get<double>() << " (" << m["eval_correct_count"] << "/"
+            << m["eval_samples"] << ")";
+      }
+      if (m.contains("eval_loss")) out << "  eval_loss " << m["eval_loss"].get<double>();
+      out << (best ? "  (best so far)" : "") << std::endl;
+      if (prog.best.should_training_stop) {
+        out << "train: early stopping at step " << prog.global_step << ": " << o.metric_for_best_model
+            << " did not improve by more than " << o.early_stopping_threshold << " for " << o.early_stopping_patience
+            << " evaluations (best " << prog.best.best_metric << " at step " << prog.best.best_step << ")" << std::endl;
+      }
     }
+    // Checkpoints: every --save-steps, and with --load-best-model-at-end at every evaluation
+    // (so the best step always has one). The last step's adapter goes to the output dir itself.
+    const bool stop_now = last_step || prog.best.should_training_stop;
+    if ((o.save_steps > 0 && prog.global_step % o.save_steps == 0 && !stop_now) ||
+        (o.load_best_model_at_end && evaluated)) {
+      RITSU_RETURN_IF_ERROR(save_checkpoint());
+    }
+    if (StopRequested() && !stop_now) preempted = true;
+  }
+  if (preempted) {
+    // Preemption (stop_signal.h): the step in flight finished; keep it, unless nothing moved
+    // since the last checkpoint.
+    const bool wrote = last_saved_step != prog.global_step && prog.global_step > 0;
+    if (wrote) RITSU_RETURN_IF_ERROR(save_checkpoint());
+    if (prog.global_step > 0) {
+      RITSU_RETURN_IF_ERROR(WriteJsonFile((fs::path(o.output_dir) / "trainer_state.json").string(), prog.HfTrainerState()));
+    }
+    if (const char* mf = std::getenv("RITSU_METRICS_FILE"); mf && *mf) {
+      json metrics = {{"preempted", true}, {"steps", prog.global_step}};
+      if (prog.best.has_best) metrics["best_metric"] = prog.best.best_metric;
+      RITSU_RETURN_IF_ERROR(WriteJsonFile(mf, metrics));
+    }
+    if (wrote) {
+      out << "preempted at step " << prog.global_step << ": checkpoint-" << prog.global_step
+          << " written; resume with --resume auto" << std::endl;
+    } else if (!last_checkpoint.empty()) {
+      out << "preempted at step " << prog.global_step << ": no step since " << fs::path(last_checkpoint).filename().string()
+          << ", nothing new written; resume with --resume auto" << std::endl;
+    } else {
+      out << "preempted at step 0: no step done, nothing written; resume with --resume auto" << std::endl;
+    }
+    TrainSummary sum;
+    sum.preempted = true;
+    sum.steps = prog.global_step;
+    return sum;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
 
@@ -348,26 +495,67 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
   sum.seconds = seconds;
   sum.tokens_per_s = seconds > 0 ? static_cast<double>(tokens_this_run) / seconds : 0.0;
 
-  // The final adapter directory (fp32 masters, as peft saves a float32 LoRA).
-  RITSU_RETURN_IF_ERROR(
-      dp->OnPrimary([&](LoraNet& net) { return net.ToAdapter(lora).Save(o.output_dir, engine::DType::kF32); }));
+  // The final adapter directory (fp32 masters, as peft saves a float32 LoRA). With
+  // --load-best-model-at-end it is the best checkpoint's adapter and the final one is kept as
+  // OUTPUT/checkpoint-last.
+  prog.epoch_float = static_cast<double>(prog.epoch) +
+                     static_cast<double>(prog.next_batch) / static_cast<double>(batches_per_epoch);
+  const bool use_best = o.load_best_model_at_end && !prog.best.best_checkpoint.empty();
+  if (o.load_best_model_at_end) {
+    const std::string last_dir = (fs::path(o.output_dir) / "checkpoint-last").string();
+    RITSU_RETURN_IF_ERROR(
+        dp->OnPrimary([&](LoraNet& net) { return net.ToAdapter(lora).Save(last_dir, engine::DType::kF32); }));
+    RITSU_RETURN_IF_ERROR(WriteJsonFile((fs::path(last_dir) / "trainer_state.json").string(), prog.HfTrainerState()));
+  }
+  if (use_best) {
+    RITSU_RETURN_IF_ERROR(CopyAdapterFiles(prog.best.best_checkpoint, o.output_dir));
+    out << "train: the adapter in " << o.output_dir << " is the best, " << prog.best.best_checkpoint << " ("
+        << o.metric_for_best_model << " " << prog.best.best_metric << "); the last one is in checkpoint-last"
+        << std::endl;
+  } else {
+    RITSU_RETURN_IF_ERROR(
+        dp->OnPrimary([&](LoraNet& net) { return net.ToAdapter(lora).Save(o.output_dir, engine::DType::kF32); }));
+  }
   RITSU_RETURN_IF_ERROR(CopyTokenizerFiles(o.model_name, o.output_dir));
-  json state = prog.ToJson();
-  state["train_loss"] = sum.train_loss;
-  state["train_runtime"] = seconds;
-  state["train_tokens_per_second"] = sum.tokens_per_s;
-  state["device"] = device_name;
-  state["replicas"] = replicas;
-  state["peak_device_memory_bytes"] = dp->PeakBytes();  // the largest replica's
-  state["peak_device_reserved_bytes"] = dp->PeakReservedBytes();
-  RITSU_RETURN_IF_ERROR(WriteJsonFile((fs::path(o.output_dir) / "trainer_state.json").string(), state));
+  RITSU_RETURN_IF_ERROR(WriteJsonFile((fs::path(o.output_dir) / "trainer_state.json").string(), prog.HfTrainerState()));
+  // HF's train_results.json: the run's summary (trainer_state.json holds TrainerState only).
+  json results = {{"epoch", prog.epoch_float},
+                  {"train_loss", sum.train_loss},
+                  {"train_runtime", seconds},
+                  {"train_tokens_per_second", sum.tokens_per_s},
+                  {"train_tokens", sum.tokens},
+                  {"global_step", prog.global_step},
+                  {"device", device_name},
+                  {"replicas", replicas},
+                  {"peak_device_memory_bytes", dp->PeakBytes()},  // the largest replica's
+                  {"peak_device_reserved_bytes", dp->PeakReservedBytes()}};
+  if (prog.best.has_best) {
+    results["best_metric"] = prog.best.best_metric;
+    results["best_step"] = prog.best.best_step;
+  }
+  RITSU_RETURN_IF_ERROR(WriteJsonFile((fs::path(o.output_dir) / "train_results.json").string(), results));
   if (o.parity_dump) {
     RITSU_RETURN_IF_ERROR(WriteJsonFile((fs::path(o.output_dir) / "data_order.json").string(), data_order));
   }
   if (const char* mf = std::getenv("RITSU_METRICS_FILE"); mf && *mf) {
-    RITSU_RETURN_IF_ERROR(WriteJsonFile(mf, {{"train_loss", sum.train_loss}, {"steps", sum.steps},
-                                             {"tokens_per_second", sum.tokens_per_s},
-                                             {"train_runtime", seconds}, {"tokens", sum.tokens}}));
+    json metrics = {{"train_loss", sum.train_loss}, {"steps", sum.steps}, {"tokens_per_second", sum.tokens_per_s},
+                    {"train_runtime", seconds}, {"tokens", sum.tokens}};
+    if (prog.best.has_best) {
+      metrics["best_metric"] = prog.best.best_metric;
+      metrics["best_step"] = prog.best.best_step;
+    }
+    // The accuracy of the best evaluation and of the last one, where measured.
+    for (const auto& h : prog.log_history) {
+      if (h.contains("eval_accuracy") && prog.best.has_best && h["step"] == prog.best.best_step) {
+        metrics["best_eval_accuracy"] = h["eval_accuracy"];
+      }
+    }
+    if (prog.last_eval.is_object()) {
+      for (const char* k : {"eval_accuracy", "eval_loss"}) {
+        if (prog.last_eval.contains(k)) metrics[k] = prog.last_eval[k];
+      }
+    }
+    RITSU_RETURN_IF_ERROR(WriteJsonFile(mf, metrics));
   }
   out << "train: done, " << sum.steps << " steps, train_loss " << sum.train_loss << ", " << sum.tokens_per_s
       << " tokens/s, adapter in " << o.output_dir << std::endl;

@@ -18,6 +18,9 @@ struct TrainSummary {
   int64_t tokens = 0;
   double tokens_per_s = 0;
   double seconds = 0;
+  // SIGTERM/SIGINT stopped the run after a whole step (checkpoint written, stop_signal.h);
+  // `ritsu-engine train` exits with kPreemptedExitCode.
+  bool preempted = false;
 };
 
 // Runs the whole training described by `o`. A NaN/inf loss or gradient stops it with a

@@ -260,5 +260,69 @@ TEST(LoraAdapterFormat, MismatchesAreErrorsNamingTensorOrField) {
   EXPECT_THAT(r.status().message(), HasSubstr("adapter_config.json"));
 }
 
+// peft's target_modules spellings: a list entry selects a module whose path equals it or ends
+// with "." + entry; full paths select single layers (peft writes those for small models'
+// all-linear adapters). Before, only the bare names were accepted.
+TEST(LoraAdapterFormat, PeftSuffixAndFullPathTargetModulesLoad) {
+  Fixture f(Arch::kQwen3);
+  ASSERT_GE(f.c.num_hidden_layers, 2);
+  auto ad = RandomAdapter(f.c, false, {"q_proj", "v_proj"});
+  ASSERT_TRUE(ad.Save(f.dir / "suffix").ok());
+  auto edit = [&](const std::string& dir, const nlohmann::json& targets) {
+    std::ifstream in(dir + "/adapter_config.json");
+    auto j = nlohmann::json::parse(in);
+    j["target_modules"] = targets;
+    std::ofstream(dir + "/adapter_config.json") << j.dump();
+  };
+  edit(f.dir / "suffix", {"self_attn.q_proj", "self_attn.v_proj"});
+  auto r = LoraAdapter::Load(f.dir / "suffix", f.c);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->config.target_modules, (std::vector<std::string>{"q_proj", "v_proj"}));
+  EXPECT_EQ(r->Find(1, LinearModule::kV)->b, ad.Find(1, LinearModule::kV)->b);
+
+  // v_proj in layer 1 only, by its full path; q_proj everywhere.
+  auto partial = ad;
+  partial.weights.erase({0, LinearModule::kV});
+  ASSERT_TRUE(partial.Save(f.dir / "full").ok());
+  edit(f.dir / "full", {"q_proj", "model.layers.1.self_attn.v_proj"});
+  r = LoraAdapter::Load(f.dir / "full", f.c);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->Find(0, LinearModule::kV), nullptr);
+  ASSERT_NE(r->Find(1, LinearModule::kV), nullptr);
+  EXPECT_EQ(r->Find(1, LinearModule::kV)->a, ad.Find(1, LinearModule::kV)->a);
+  EXPECT_TRUE(r->config.TargetsAt(1, LinearModule::kV));
+  EXPECT_FALSE(r->config.TargetsAt(0, LinearModule::kV));
+  // The inference engine loads it (layer 1 with v_proj, layer 0 without).
+  auto backend = MakeCpuBackend();
+  ModelLoadOptions lo;
+  lo.lora_dir = f.dir / "full";
+  auto model = Model::Load(f.dir / "base", *backend, lo);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  // Saved again, the spelling is kept (not widened to every layer's v_proj).
+  ASSERT_TRUE(r->Save(f.dir / "again").ok());
+  auto again = nlohmann::json::parse(std::ifstream(f.dir / "again/adapter_config.json"));
+  EXPECT_EQ(again["target_modules"], nlohmann::json({"q_proj", "model.layers.1.self_attn.v_proj"}));
+  ASSERT_TRUE(LoraAdapter::Load(f.dir / "again", f.c).ok());
+
+  // The layer-0 tensor present but only layer 1 targeted: refused, naming the tensor.
+  ASSERT_TRUE(ad.Save(f.dir / "extra").ok());
+  edit(f.dir / "extra", {"q_proj", "model.layers.1.self_attn.v_proj"});
+  r = LoraAdapter::Load(f.dir / "extra", f.c);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("model.layers.0.self_attn.v_proj.lora_A.weight is for v_proj"));
+  // An entry naming a layer the base does not have, or a partial name, selects nothing.
+  for (const char* bad : {"model.layers.9.self_attn.v_proj", "proj", "attn.q_proj"}) {
+    edit(f.dir / "full", {"q_proj", bad});
+    r = LoraAdapter::Load(f.dir / "full", f.c);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_THAT(r.status().message(), HasSubstr(std::string("field target_modules names \"") + bad + "\"")) << bad;
+  }
+  // A regex is matched per layer, as peft's re.fullmatch on the module path.
+  edit(f.dir / "full", R"(.*\.(q_proj|1\.self_attn\.v_proj))");
+  r = LoraAdapter::Load(f.dir / "full", f.c);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->Find(0, LinearModule::kV), nullptr);
+}
+
 }  // namespace
 }  // namespace ritsu::engine
