@@ -1,8 +1,11 @@
 #include "cli/args.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include <fmt/format.h>
+
+#include "common/units.h"
 
 namespace ritsu::cli {
 
@@ -38,6 +41,37 @@ std::string DidYouMean(std::string_view word, const std::vector<std::string>& ca
   // A typo changes a few characters; allow up to a third of the word, at least 1, at most 3.
   size_t limit = std::clamp<size_t>(word.size() / 3, 1, 3);
   return best_d <= limit ? best : "";
+}
+
+Result<int64_t> ParseInt(std::string_view flag, std::string_view text, int64_t lo, int64_t hi) {
+  auto not_a_number = [&] {
+    return Status::InvalidArgument(fmt::format("{}: '{}' is not a whole number (expected one in [{}, {}])", flag, text, lo, hi));
+  };
+  std::string_view digits = text;
+  if (digits.starts_with('+')) digits.remove_prefix(1);
+  if (digits.empty() || digits[0] == '+' || (digits[0] == '-' && text[0] == '+')) return not_a_number();
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+  if (ec == std::errc::invalid_argument || end != digits.data() + digits.size()) return not_a_number();
+  // A number past int64 is out of range like any other: say the range, not "not a number".
+  if (ec == std::errc::result_out_of_range || v < lo || v > hi)
+    return Status::InvalidArgument(fmt::format("{}: {} is out of range [{}, {}]", flag, text, lo, hi));
+  return v;
+}
+
+Result<uint64_t> ParseTaskId(const std::string& text, const std::string& what) {
+  auto n = ParseInt(what, text, 1, INT64_MAX);
+  if (!n.ok())
+    return Status::InvalidArgument(fmt::format("'{}' is not a {} (ids are numbers from 1, as printed by submit/status)", text, what));
+  return uint64_t(*n);
+}
+
+Result<int64_t> ParseDurationFlag(std::string_view flag, std::string_view text, int64_t lo_ms, int64_t hi_ms) {
+  auto ms = ParseDuration(text);
+  if (!ms.ok()) return ms.status().Annotate(std::string(flag));
+  if (*ms < lo_ms || *ms > hi_ms)
+    return Status::InvalidArgument(fmt::format("{}: {} is out of range [{}, {}]", flag, text, FormatDuration(lo_ms), FormatDuration(hi_ms)));
+  return *ms;
 }
 
 std::string ParsedArgs::Get(const std::string& flag, const std::string& fallback) const {

@@ -22,6 +22,16 @@ size_t EditDistance(std::string_view a, std::string_view b);
 // The candidate closest to `word` if it is close enough to be a plausible typo, else "".
 std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates);
 
+// The one integer parser of the command line: a whole decimal number in [lo, hi], or an error
+// naming the flag and the range ("--priority: -2147483649 is out of range [-1000000, 1000000]").
+Result<int64_t> ParseInt(std::string_view flag, std::string_view text, int64_t lo, int64_t hi);
+
+// A task or sweep id (a whole number from 1); what = "task id", "sweep id" for the message.
+Result<uint64_t> ParseTaskId(const std::string& text, const std::string& what);
+
+// A duration flag ("2h") in milliseconds within [lo_ms, hi_ms], the range said in the error.
+Result<int64_t> ParseDurationFlag(std::string_view flag, std::string_view text, int64_t lo_ms, int64_t hi_ms);
+
 struct ParsedArgs {
   std::map<std::string, std::vector<std::string>> values;  // flag name (with --) -> values
   std::vector<std::string> positionals;

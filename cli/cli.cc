@@ -55,7 +55,7 @@ std::string TopUsage() {
       "else tcp://127.0.0.1:7070. 'ritsu COMMAND --help' shows a command's flags.\n\ncommands:\n";
   for (const auto& c : Commands()) u += fmt::format("  {:<9} {}\n", c.name, c.summary);
   u += "\nglobal flags:\n  --scheduler ADDR      scheduler endpoint\n"
-       "  --reply-timeout DUR   how long to wait for the scheduler to answer (default 5s)\n"
+       "  --reply-timeout DUR   how long to wait for the scheduler to answer (default 5s, at most 24h)\n"
        "  --curve-server-key FILE  the scheduler's public key (default $RITSU_SERVER_KEY)\n"
        "  --curve-secret-key FILE  your secret key, mode 0600 (default $RITSU_KEY); both -> CURVE\n"
        "\nexit codes: 0 ok, 1 refused by the scheduler / a waited task did not succeed, 2 bad command line,\n"
@@ -110,9 +110,10 @@ int RunCli(const std::vector<std::string>& all_args, std::ostream& out, std::ost
     r = take("--reply-timeout", &v);
     if (r < 0) return kExitUsage;
     if (r > 0) {
-      auto ms = ParseDuration(v);
-      if (!ms.ok() || *ms <= 0) {
-        err << fmt::format("ritsu: --reply-timeout '{}' is not a positive duration (e.g. 5s)\n", v);
+      // Bounded so that now + long poll + timeout cannot overflow the clock.
+      auto ms = ParseDurationFlag("--reply-timeout", v, 1, 24 * 3600 * 1000);
+      if (!ms.ok()) {
+        err << fmt::format("ritsu: {} (e.g. 5s)\n", ms.status().message());
         return kExitUsage;
       }
       ctx.reply_timeout = std::chrono::milliseconds(*ms);

@@ -2,6 +2,15 @@
 // by request_id), with a bounded wait: a scheduler that does not answer is reported with the
 // address tried and what to do, never waited on forever. Reusable by every CLI command and by
 // tests/benchmarks that talk to ritsud as a client.
+//
+// Scheduler restarts: a request in flight when ritsud dies is gone with it (the new process
+// never saw it), so a long poll (`wait`, `logs -f`) would sit out its whole timeout and fail.
+// The client watches its connection (a ZeroMQ socket monitor, plus ZMTP heartbeats so a peer
+// that vanished without a FIN is noticed too): when the connection drops before the reply,
+// a request that may safely be delivered twice (MayResend) is sent again as soon as the new
+// connection's handshake is done, provided that happens within the reply timeout. Requests that
+// would act twice (submit, sweep submit, retry, cancel) are never resent; their "no reply"
+// message then says the request may or may not have been applied.
 #pragma once
 
 #include <chrono>
@@ -19,7 +28,8 @@ namespace ritsu::cli {
 
 class Client {
  public:
-  // reply_timeout: how long to wait for ritsud beyond any long-poll time a request asks for.
+  // reply_timeout: how long to wait for ritsud beyond any long-poll time a request asks for,
+  // and how long a lost connection may take to come back before a resendable request fails.
   explicit Client(std::string endpoint, std::chrono::milliseconds reply_timeout = std::chrono::seconds(5));
   ~Client();
 
@@ -27,14 +37,24 @@ class Client {
   // silence past the timeout becomes Unavailable naming the endpoint.
   template <typename Rep, typename Req>
   Result<Rep> Call(const Req& req, std::chrono::milliseconds long_poll = std::chrono::milliseconds(0)) {
-    auto msg = CallRaw(Encode(next_id_, req), next_id_, long_poll);
+    auto msg = CallRaw(Encode(next_id_, req), next_id_, long_poll, MayResend(Req::kType));
     ++next_id_;
     if (!msg.ok()) return msg.status();
     return msg->template As<Rep>();
   }
 
   // Sends an already encoded frame and returns the decoded reply (ErrorReply -> Status).
-  Result<Message> CallRaw(const std::string& frame, uint64_t request_id, std::chrono::milliseconds long_poll);
+  // may_resend: send the frame again after a lost connection (see the file comment).
+  Result<Message> CallRaw(const std::string& frame, uint64_t request_id, std::chrono::milliseconds long_poll,
+                          bool may_resend = false);
+
+  // Whether a second delivery of this request type is harmless: the queries, the long polls and
+  // drain (setting a flag twice sets it once). Not submit, sweep submit, retry (a second run) or
+  // cancel (its reply would call a task it cancelled "already finished").
+  static bool MayResend(MsgType t);
+
+  // How many times this client resent a request after a lost connection (for tests).
+  int resends() const { return resends_; }
 
   const std::string& endpoint() const { return endpoint_; }
 
@@ -42,14 +62,26 @@ class Client {
   // --curve-server-key / --curve-secret-key or $RITSU_SERVER_KEY / $RITSU_KEY); nullopt = plain.
   static void SetCurve(std::optional<auth::ClientCurve> curve);
 
+  // The "no reply" message: names the address and what to check, for plain or CURVE mode.
+  // lost_after_send: the connection dropped after a request that is not resent went out.
+  static std::string NoReplyMessage(const std::string& endpoint, std::chrono::milliseconds waited, bool curve,
+                                    bool lost_after_send);
+
  private:
+  enum class Event { kNone, kDisconnected, kConnected };
   void Reset();
+  void CloseSockets();
+  // The next connection event from the monitor, kNone if none is pending.
+  Event NextEvent();
 
   std::string endpoint_;
   std::chrono::milliseconds reply_timeout_;
   zmq::context_t ctx_{1};
   std::unique_ptr<zmq::socket_t> sock_;
+  std::unique_ptr<zmq::socket_t> monitor_;  // PAIR end of sock_'s socket monitor
   uint64_t next_id_ = 1;
+  int resets_ = 0;
+  int resends_ = 0;
 };
 
 }  // namespace ritsu::cli

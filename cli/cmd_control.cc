@@ -11,8 +11,6 @@
 
 namespace ritsu::cli {
 
-Result<TaskId> ParseTaskId(const std::string& text, const std::string& what);
-
 namespace {
 int Usage(Context& ctx, const Status& st) {
   *ctx.err << st.message() << "\n";
@@ -118,7 +116,7 @@ int CmdWait(Context& ctx, const std::vector<std::string>& args) {
   if (a->Has("--json")) {
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& r : last.tasks) rows.push_back(ToJson(r));
-    *ctx.out << nlohmann::json{{"all_final", last.all_final}, {"all_succeeded", all_ok}, {"tasks", rows}}.dump(2) << "\n";
+    *ctx.out << DumpJson(nlohmann::json{{"all_final", last.all_final}, {"all_succeeded", all_ok}, {"tasks", rows}}, 2) << "\n";
   } else if (!a->Has("--quiet")) {
     Table t({"ID", "NAME", "STATE", "TRY", "REASON"});
     for (const auto& r : last.tasks)

@@ -13,6 +13,7 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/render.h"
 #include "cli/job_flags.h"
 #include "cli/job_spec.h"
 
@@ -82,7 +83,7 @@ int CmdSubmitJob(Context& ctx, TaskKind kind, const std::vector<std::string>& ar
   auto rep = client.Call<SubmitReply>(sub);
   if (!rep.ok()) return ReportError(ctx, fmt::format("submit {}", TaskKindName(kind)), rep.status());
   if (rep->ids.size() != 1) return ReportError(ctx, "submit", Status::Internal("ritsud returned no task id"));
-  if (split->Has("--json")) *ctx.out << nlohmann::json{{"id", rep->ids[0]}}.dump() << "\n";
+  if (split->Has("--json")) *ctx.out << DumpJson(nlohmann::json{{"id", rep->ids[0]}}) << "\n";
   else *ctx.out << rep->ids[0] << "\n";
   return kExitOk;
 }

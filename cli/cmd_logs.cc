@@ -1,4 +1,4 @@
-// ritsu logs ID [-f] [--attempt N]
+// ritsu logs ID [-f] [--attempt N] [--merged | --stdout-only]
 #include <fmt/format.h>
 
 #include "cli/client.h"
@@ -6,27 +6,34 @@
 
 namespace ritsu::cli {
 
-Result<TaskId> ParseTaskId(const std::string& text, const std::string& what);
-
 int CmdLogs(Context& ctx, const std::vector<std::string>& args) {
-  ArgParser p("ritsu logs", "Prints a task's output (stdout and stderr in the order they arrived).\n"
-                            "With -f it follows the output until the task ends, across retries.");
+  ArgParser p("ritsu logs", "Prints a task's output: its stdout on stdout and its stderr on stderr (--merged: both\n"
+                            "on stdout, in the order they arrived). With -f it follows the output until the task ends,\n"
+                            "across retries.");
   p.Positionals("ID", 1, 1)
       .Bool("-f", "follow: keep printing new output until the task ends")
       .Bool("--follow", "same as -f")
       .Value("--attempt", "N", "which attempt (default: the latest)")
+      .Bool("--merged", "stdout and stderr as one stream on stdout, in arrival order")
       .Bool("--stdout-only", "leave out stderr");
   auto a = p.Parse(args);
   if (!a.ok()) { *ctx.err << a.status().message() << "\n"; return kExitUsage; }
   if (a->help) { *ctx.out << p.Usage(); return kExitOk; }
   auto id = ParseTaskId(a->positionals[0], "task id");
   if (!id.ok()) { *ctx.err << id.status().message() << "\n"; return kExitUsage; }
+  if (a->Has("--merged") && a->Has("--stdout-only")) {
+    *ctx.err << "ritsu logs: --merged and --stdout-only exclude each other (--stdout-only leaves stderr out)\n";
+    return kExitUsage;
+  }
   bool follow = a->Has("-f") || a->Has("--follow");
+  // Where each of the task's streams goes; nullptr = left out.
+  std::ostream* to_stdout = ctx.out;
+  std::ostream* to_stderr = a->Has("--stdout-only") ? nullptr : a->Has("--merged") ? ctx.out : ctx.err;
   Logs req;
   req.task_id = *id;
   if (a->Has("--attempt")) {
-    auto n = ParseTaskId(a->Get("--attempt"), "attempt number");
-    if (!n.ok()) { *ctx.err << n.status().message() << "\n"; return kExitUsage; }
+    auto n = ParseInt("--attempt", a->Get("--attempt"), 1, UINT32_MAX);
+    if (!n.ok()) { *ctx.err << "ritsu logs: " << n.status().message() << "\n"; return kExitUsage; }
     req.attempt = uint32_t(*n);
   }
   bool pinned_attempt = a->Has("--attempt");
@@ -36,10 +43,11 @@ int CmdLogs(Context& ctx, const std::vector<std::string>& args) {
     auto rep = client.Call<LogsReply>(req, std::chrono::milliseconds(req.wait_ms));
     if (!rep.ok()) return ReportError(ctx, "logs", rep.status());
     for (const auto& piece : rep->pieces) {
-      if (piece.stream == LogStream::kStderr && a->Has("--stdout-only")) continue;
-      *ctx.out << piece.data;
+      std::ostream* to = piece.stream == LogStream::kStderr ? to_stderr : to_stdout;
+      if (to) *to << piece.data;
     }
     ctx.out->flush();
+    ctx.err->flush();
     bool progressed = rep->next_offset != req.offset;
     if (rep->attempt != 0) req.attempt = rep->attempt;  // stay on the attempt we started with
     req.offset = rep->next_offset;

@@ -9,20 +9,6 @@
 
 namespace ritsu::cli {
 
-Result<TaskId> ParseTaskId(const std::string& text, const std::string& what = "task id");
-
-Result<TaskId> ParseTaskId(const std::string& text, const std::string& what) {
-  try {
-    size_t used = 0;
-    if (text.empty() || text[0] == '-') throw std::invalid_argument("sign");
-    uint64_t id = std::stoull(text, &used);
-    if (used != text.size() || id == 0) throw std::invalid_argument("bad");
-    return id;
-  } catch (const std::exception&) {
-    return Status::InvalidArgument(fmt::format("'{}' is not a {} (ids are numbers from 1, as printed by submit/status)", text, what));
-  }
-}
-
 namespace {
 
 int Usage(Context& ctx, const Status& st) {
@@ -54,9 +40,9 @@ int CmdStatus(Context& ctx, const std::vector<std::string>& args) {
     req.sweep_id = *id;
   }
   if (a->Has("--limit")) {
-    auto n = ParseTaskId(a->Get("--limit"), "positive row count");
-    if (!n.ok()) return Usage(ctx, n.status());
-    req.limit = uint32_t(std::min<uint64_t>(*n, 1u << 30));
+    auto n = ParseInt("--limit", a->Get("--limit"), 1, 1 << 30);
+    if (!n.ok()) return Usage(ctx, n.status().Annotate("ritsu status"));
+    req.limit = uint32_t(*n);
   }
   req.summary_only = a->Has("--summary");
   Client client(ctx.scheduler, ctx.reply_timeout);
@@ -65,7 +51,7 @@ int CmdStatus(Context& ctx, const std::vector<std::string>& args) {
   if (a->Has("--json")) {
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& r : rep->tasks) rows.push_back(ToJson(r));
-    *ctx.out << nlohmann::json{{"counts", rep->counts}, {"tasks", rows}, {"truncated", rep->truncated}}.dump(2) << "\n";
+    *ctx.out << DumpJson(nlohmann::json{{"counts", rep->counts}, {"tasks", rows}, {"truncated", rep->truncated}}, 2) << "\n";
     return kExitOk;
   }
   std::string counts;
@@ -97,7 +83,7 @@ int CmdShow(Context& ctx, const std::vector<std::string>& args) {
   auto a = p.Parse(args);
   if (!a.ok()) return Usage(ctx, a.status());
   if (a->help) { *ctx.out << p.Usage(); return kExitOk; }
-  auto id = ParseTaskId(a->positionals[0]);
+  auto id = ParseTaskId(a->positionals[0], "task id");
   if (!id.ok()) return Usage(ctx, id.status());
   Client client(ctx.scheduler, ctx.reply_timeout);
   Show req;
@@ -111,7 +97,7 @@ int CmdShow(Context& ctx, const std::vector<std::string>& args) {
     nlohmann::json j = ToJson(t);
     j["attempts"] = attempts;
     j["dependents"] = rep->dependents;
-    *ctx.out << j.dump(2) << "\n";
+    *ctx.out << DumpJson(j, 2) << "\n";
     return kExitOk;
   }
   auto& o = *ctx.out;
@@ -139,8 +125,8 @@ int CmdShow(Context& ctx, const std::vector<std::string>& args) {
     for (const auto& at : rep->attempts)
       tab.Add({std::to_string(at.attempt), at.worker.empty() ? "-" : at.worker, fmt::format("{}", fmt::join(at.slots, ",")),
                FormatTime(at.started_ms), at.finished_ms ? FormatDuration(at.wall_ms) : "-",
-               at.finished_ms && at.signal == 0 && at.error.empty() ? std::to_string(at.exit_code) : "-",
-               at.signal ? std::to_string(at.signal) : "-", at.peak_rss_bytes ? FormatSize(at.peak_rss_bytes) : "-",
+               at.finished_ms && at.exit_code >= 0 ? std::to_string(at.exit_code) : "-",
+               at.signal ? SignalName(at.signal) : "-", at.peak_rss_bytes ? FormatSize(at.peak_rss_bytes) : "-",
                FormatSize(at.stdout_bytes + at.stderr_bytes), Clip(at.error, 60)});
     tab.Print(o);
   }
@@ -159,7 +145,7 @@ int CmdWorkers(Context& ctx, const std::vector<std::string>& args) {
   if (a->Has("--json")) {
     nlohmann::json j = nlohmann::json::array();
     for (const auto& w : rep->workers) j.push_back(ToJson(w));
-    *ctx.out << nlohmann::json{{"workers", j}}.dump(2) << "\n";
+    *ctx.out << DumpJson(nlohmann::json{{"workers", j}}, 2) << "\n";
     return kExitOk;
   }
   if (rep->workers.empty()) {
@@ -193,7 +179,7 @@ int CmdExplain(Context& ctx, const std::vector<std::string>& args) {
   auto a = p.Parse(args);
   if (!a.ok()) return Usage(ctx, a.status());
   if (a->help) { *ctx.out << p.Usage(); return kExitOk; }
-  auto id = ParseTaskId(a->positionals[0]);
+  auto id = ParseTaskId(a->positionals[0], "task id");
   if (!id.ok()) return Usage(ctx, id.status());
   Client client(ctx.scheduler, ctx.reply_timeout);
   Explain req;
@@ -201,7 +187,7 @@ int CmdExplain(Context& ctx, const std::vector<std::string>& args) {
   auto rep = client.Call<ExplainReply>(req);
   if (!rep.ok()) return ReportError(ctx, "explain", rep.status());
   if (a->Has("--json")) {
-    *ctx.out << nlohmann::json{{"task_id", rep->task_id}, {"state", TaskStateName(rep->state)}, {"reasons", rep->reasons}}.dump(2) << "\n";
+    *ctx.out << DumpJson(nlohmann::json{{"task_id", rep->task_id}, {"state", TaskStateName(rep->state)}, {"reasons", rep->reasons}}, 2) << "\n";
     return kExitOk;
   }
   *ctx.out << fmt::format("task {} is {}\n", rep->task_id, TaskStateName(rep->state));

@@ -6,22 +6,12 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/render.h"
+#include "common/spec_check.h"
 #include "common/units.h"
 
 namespace ritsu::cli {
 namespace {
-
-Result<uint64_t> ParseUint(const std::string& flag, const std::string& v) {
-  try {
-    size_t used = 0;
-    if (v.empty() || v[0] == '-') throw std::invalid_argument("negative");
-    uint64_t n = std::stoull(v, &used);
-    if (used != v.size()) throw std::invalid_argument("trailing");
-    return n;
-  } catch (const std::exception&) {
-    return Status::InvalidArgument(fmt::format("{} needs a non-negative whole number (got '{}')", flag, v));
-  }
-}
 
 Status ParseKeyValue(const std::string& flag, const std::string& v, std::map<std::string, std::string>* into) {
   size_t eq = v.find('=');
@@ -37,14 +27,14 @@ ArgParser SubmitExecParser() {
   ArgParser p("ritsu submit exec", "Queues any command as a task; prints its id.\n"
                                    "example: ritsu submit exec --gpus 1 --gpu-mem 20G --after 12 -- python eval.py --data x.json");
   p.Value("--name", "NAME", "task name (default: the command's file name)")
-      .Value("--gpus", "N", "GPUs (slots) the task needs; 0 = a CPU slot (default 0)")
+      .Value("--gpus", "N", "GPUs (slots) the task needs, 0..64; 0 = a CPU slot (default 0)")
       .Value("--gpu-mem", "SIZE", "memory each GPU must have, e.g. 20G")
       .Value("--tag", "T", "a tag the worker must offer", true)
       .Value("--host", "WORKER", "run only on this worker")
-      .Value("--priority", "P", "higher runs first (default 0)")
+      .Value("--priority", "P", "higher runs first, -1000000..1000000 (default 0)")
       .Value("--after", "ID", "start only after task ID succeeded", true)
-      .Value("--max-attempts", "N", "tries before FAILED (default 1)")
-      .Value("--timeout", "DURATION", "kill an attempt after this long, e.g. 2h")
+      .Value("--max-attempts", "N", "tries before FAILED, 1..100 (default 1)")
+      .Value("--timeout", "DURATION", "kill an attempt after this long, e.g. 2h (at most 365d)")
       .Value("--label", "K=V", "free label shown by show/status --json", true)
       .Value("--env", "K=V", "environment variable for the task", true)
       .Value("--cwd", "DIR", "working directory on the worker (default: the current directory)")
@@ -62,8 +52,7 @@ Result<TaskSpec> BuildExecSpec(const ParsedArgs& a, const std::string& cwd) {
   s.name = a.Get("--name", std::filesystem::path(s.argv[0]).filename().string());
   s.cwd = a.Get("--cwd", cwd);
   if (a.Has("--gpus")) {
-    RITSU_ASSIGN_OR_RETURN(uint64_t n, ParseUint("--gpus", a.Get("--gpus")));
-    if (n > 64) return Status::InvalidArgument(fmt::format("--gpus {} is more than any worker has (max 64)", n));
+    RITSU_ASSIGN_OR_RETURN(int64_t n, ParseInt("--gpus", a.Get("--gpus"), 0, kMaxGpus));
     s.resources.gpus = uint32_t(n);
   }
   if (a.Has("--gpu-mem")) {
@@ -74,32 +63,24 @@ Result<TaskSpec> BuildExecSpec(const ParsedArgs& a, const std::string& cwd) {
   s.resources.tags = a.GetAll("--tag");
   s.resources.host = a.Get("--host");
   if (a.Has("--priority")) {
-    try {
-      size_t used = 0;
-      long p = std::stol(a.Get("--priority"), &used);
-      if (used != a.Get("--priority").size()) throw std::invalid_argument("trailing");
-      s.priority = int32_t(p);
-    } catch (const std::exception&) {
-      return Status::InvalidArgument(fmt::format("--priority needs a whole number (got '{}')", a.Get("--priority")));
-    }
+    RITSU_ASSIGN_OR_RETURN(int64_t p, ParseInt("--priority", a.Get("--priority"), kMinPriority, kMaxPriority));
+    s.priority = int32_t(p);
   }
   for (const auto& id : a.GetAll("--after")) {
-    RITSU_ASSIGN_OR_RETURN(uint64_t n, ParseUint("--after", id));
-    if (n == 0) return Status::InvalidArgument("--after 0: task ids start at 1");
-    s.after.push_back(n);
+    RITSU_ASSIGN_OR_RETURN(int64_t n, ParseInt("--after", id, 1, INT64_MAX));
+    s.after.push_back(TaskId(n));
   }
   if (a.Has("--max-attempts")) {
-    RITSU_ASSIGN_OR_RETURN(uint64_t n, ParseUint("--max-attempts", a.Get("--max-attempts")));
-    if (n < 1 || n > 1000) return Status::InvalidArgument(fmt::format("--max-attempts must be 1..1000 (got {})", n));
+    RITSU_ASSIGN_OR_RETURN(int64_t n, ParseInt("--max-attempts", a.Get("--max-attempts"), 1, kMaxAttempts));
     s.max_attempts = uint32_t(n);
   }
   if (a.Has("--timeout")) {
-    auto ms = ParseDuration(a.Get("--timeout"));
-    if (!ms.ok()) return ms.status().Annotate("--timeout");
-    s.timeout_ms = *ms;
+    RITSU_ASSIGN_OR_RETURN(s.timeout_ms, ParseDurationFlag("--timeout", a.Get("--timeout"), 0, kMaxTimeoutMs));
   }
   for (const auto& kv : a.GetAll("--label")) RITSU_RETURN_IF_ERROR(ParseKeyValue("--label", kv, &s.labels));
   for (const auto& kv : a.GetAll("--env")) RITSU_RETURN_IF_ERROR(ParseKeyValue("--env", kv, &s.env));
+  // The scheduler's own check (sizes, UTF-8), here so the user hears it before a round trip.
+  RITSU_RETURN_IF_ERROR(ValidateSpec(s, ""));
   return s;
 }
 
@@ -131,7 +112,7 @@ int CmdSubmit(Context& ctx, const std::vector<std::string>& args) {
   auto rep = client.Call<SubmitReply>(req);
   if (!rep.ok()) return ReportError(ctx, "submit exec", rep.status());
   if (rep->ids.size() != 1) return ReportError(ctx, "submit exec", Status::Internal("ritsud returned no task id"));
-  if (parsed->Has("--json")) *ctx.out << nlohmann::json{{"id", rep->ids[0]}}.dump() << "\n";
+  if (parsed->Has("--json")) *ctx.out << DumpJson(nlohmann::json{{"id", rep->ids[0]}}) << "\n";
   else *ctx.out << rep->ids[0] << "\n";
   return kExitOk;
 }

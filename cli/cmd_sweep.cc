@@ -13,8 +13,6 @@
 
 namespace ritsu::cli {
 
-Result<TaskId> ParseTaskId(const std::string& text, const std::string& what);
-
 namespace {
 
 int SweepSubmitCmd(Context& ctx, const std::vector<std::string>& args) {
@@ -24,6 +22,13 @@ int SweepSubmitCmd(Context& ctx, const std::vector<std::string>& args) {
   if (!a.ok()) { *ctx.err << a.status().message() << "\n"; return kExitUsage; }
   if (a->help) { *ctx.out << p.Usage(); return kExitOk; }
   std::filesystem::path file = a->positionals[0];
+  std::error_code dir_ec;
+  if (std::filesystem::is_directory(file, dir_ec)) {
+    // An ifstream opens a directory without complaint and reads nothing: say what is wrong.
+    *ctx.err << fmt::format("ritsu sweep submit: {} is a directory; give the sweep file (TOML, docs/sweeps.md), e.g. {}\n",
+                            file.string(), (file / "sweep.toml").string());
+    return kExitUsage;
+  }
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     *ctx.err << fmt::format("ritsu sweep submit: cannot read sweep file {}: {}\n", file.string(), std::strerror(errno));
@@ -40,7 +45,7 @@ int SweepSubmitCmd(Context& ctx, const std::vector<std::string>& args) {
   auto rep = client.Call<SweepSubmitReply>(req);
   if (!rep.ok()) return ReportError(ctx, "sweep submit", rep.status());
   if (a->Has("--json")) {
-    *ctx.out << nlohmann::json{{"sweep_id", rep->sweep_id}, {"trials", rep->trials}, {"task_ids", rep->task_ids}}.dump(2) << "\n";
+    *ctx.out << DumpJson(nlohmann::json{{"sweep_id", rep->sweep_id}, {"trials", rep->trials}, {"task_ids", rep->task_ids}}, 2) << "\n";
   } else {
     *ctx.out << fmt::format("sweep {}: {} trial(s), {} task(s): {}\n", rep->sweep_id, rep->trials, rep->task_ids.size(),
                             fmt::join(rep->task_ids, " "));
@@ -63,7 +68,7 @@ int SweepStatusCmd(Context& ctx, const std::vector<std::string>& args) {
   auto rep = client.Call<SweepStatusReply>(req);
   if (!rep.ok()) return ReportError(ctx, "sweep status", rep.status());
   if (a->Has("--json")) {
-    *ctx.out << ToJson(*rep).dump(2) << "\n";
+    *ctx.out << DumpJson(ToJson(*rep), 2) << "\n";
     return kExitOk;
   }
   std::string counts;

@@ -82,14 +82,14 @@ const JobFlagTable& JobFlags(TaskKind kind) {
 const std::vector<QueueFlag>& QueueFlags() {
   static const std::vector<QueueFlag> flags = {
       {"--name", true, false, "NAME", "task name (default: the kind and the output's file name)"},
-      {"--gpus", true, false, "N", "GPUs the task needs; 0 = a CPU slot (default: estimated)"},
+      {"--gpus", true, false, "N", "GPUs the task needs, 0..64; 0 = a CPU slot (default: estimated)"},
       {"--gpu-mem", true, false, "SIZE", "memory each GPU must have, e.g. 20G (default: estimated)"},
       {"--tag", true, true, "T", "a tag the worker must offer"},
       {"--host", true, false, "WORKER", "run only on this worker"},
-      {"--priority", true, false, "P", "higher runs first (default 0)"},
+      {"--priority", true, false, "P", "higher runs first, -1000000..1000000 (default 0)"},
       {"--after", true, true, "ID", "start only after task ID succeeded"},
-      {"--max-attempts", true, false, "N", "tries before FAILED (default 1)"},
-      {"--timeout", true, false, "DURATION", "kill an attempt after this long, e.g. 2h"},
+      {"--max-attempts", true, false, "N", "tries before FAILED, 1..100 (default 1)"},
+      {"--timeout", true, false, "DURATION", "kill an attempt after this long, e.g. 2h (at most 365d)"},
       {"--label", true, true, "K=V", "free label"},
       {"--env", true, true, "K=V", "environment variable for the task"},
       {"--overwrite", false, false, "", "accept an output path that exists (replaced by the job)"},

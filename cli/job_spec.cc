@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "common/gpu_estimate.h"
+#include "common/spec_check.h"
 #include "common/units.h"
 
 namespace ritsu::cli {
@@ -154,6 +155,7 @@ Result<JobRequest> BuildJobSpec(TaskKind kind, SplitArgs s, const std::string& c
       }
     }
   }
+  RITSU_RETURN_IF_ERROR(ValidateSpec(spec, ""));  // again: the engine argv was changed above
   req.spec = std::move(spec);
   return req;
 }

@@ -1,5 +1,7 @@
 #include "cli/render.h"
 
+#include <string.h>  // sigabbrev_np
+
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -48,11 +50,20 @@ std::string FormatTime(TimeMs ms) {
   return buf;
 }
 
+std::string SignalName(int sig) {
+  const char* abbrev = sigabbrev_np(sig);  // glibc >= 2.32; nullptr for an unknown number
+  return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", sig);
+}
+
 std::string Clip(const std::string& text, size_t max) {
   std::string one_line = text;
   std::replace(one_line.begin(), one_line.end(), '\n', ' ');
   if (one_line.size() <= max) return one_line;
   return one_line.substr(0, max - 3) + "...";
+}
+
+std::string DumpJson(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
 }
 
 nlohmann::json MetricsJson(const std::string& text) {
@@ -69,7 +80,7 @@ std::string MetricsSummary(const std::string& text) {
     if (!s.empty()) s += " ";
     if (v.is_number_float()) s += fmt::format("{}={:.4g}", k, v.get<double>());
     else if (v.is_string()) s += fmt::format("{}={}", k, v.get<std::string>());
-    else s += fmt::format("{}={}", k, v.dump());
+    else s += fmt::format("{}={}", k, DumpJson(v));
   }
   return s;
 }
@@ -98,7 +109,7 @@ nlohmann::json ToJson(const TaskRecord& t) {
 nlohmann::json ToJson(const Attempt& a) {
   return {{"attempt", a.attempt}, {"worker", a.worker}, {"slots", a.slots}, {"assigned_ms", a.assigned_ms},
           {"started_ms", a.started_ms}, {"finished_ms", a.finished_ms}, {"pid", a.pid}, {"exit_code", a.exit_code},
-          {"signal", a.signal}, {"wall_ms", a.wall_ms}, {"peak_rss_bytes", a.peak_rss_bytes},
+          {"signal", a.signal}, {"signal_name", a.signal ? SignalName(a.signal) : ""}, {"wall_ms", a.wall_ms}, {"peak_rss_bytes", a.peak_rss_bytes},
           {"metrics", MetricsJson(a.metrics_json)}, {"error", a.error}, {"stdout_bytes", a.stdout_bytes},
           {"stderr_bytes", a.stderr_bytes}};
 }

@@ -31,8 +31,14 @@ TimeMs NowMs();
 std::string Ago(TimeMs ms);
 // "2026-11-22 01:46:55Z", "-" for 0.
 std::string FormatTime(TimeMs ms);
+// "SIGKILL" for 9; "signal 77" when the number has no name.
+std::string SignalName(int sig);
 // Cuts text to max characters with "..." so a table row stays on one line.
 std::string Clip(const std::string& text, size_t max);
+
+// Every --json output goes through here: stored text that is not UTF-8 (argv and env may hold
+// any bytes; older records anything) comes out with U+FFFD instead of a JSON exception.
+std::string DumpJson(const nlohmann::json& j, int indent = -1);
 
 nlohmann::json ToJson(const TaskRow& r);
 nlohmann::json ToJson(const TaskSpec& s);

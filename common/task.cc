@@ -69,23 +69,4 @@ const char* WorkerStateName(WorkerState s) {
   return "unknown";
 }
 
-Status ValidateSpec(const TaskSpec& spec, const std::string& where) {
-  if (spec.argv.empty()) return Status::InvalidArgument(where + ".argv: empty (give the command to run)");
-  if (spec.argv[0].empty()) return Status::InvalidArgument(where + ".argv[0]: empty program name");
-  if (static_cast<uint8_t>(spec.kind) > static_cast<uint8_t>(TaskKind::kMerge)) {
-    return Status::InvalidArgument(fmt::format("{}.kind: unknown kind {}", where, static_cast<int>(spec.kind)));
-  }
-  if (spec.max_attempts < 1) return Status::InvalidArgument(where + ".max_attempts: must be >= 1");
-  if (spec.max_attempts > 100) return Status::InvalidArgument(where + ".max_attempts: must be <= 100");
-  if (spec.timeout_ms < 0) return Status::InvalidArgument(where + ".timeout_ms: must be >= 0");
-  if (spec.resources.gpus > 64) return Status::InvalidArgument(where + ".resources.gpus: must be <= 64");
-  for (const auto& [k, v] : spec.env) {
-    if (k.empty() || k.find('=') != std::string::npos) {
-      return Status::InvalidArgument(fmt::format("{}.env: bad variable name '{}'", where, k));
-    }
-  }
-  if (spec.sweep_id != 0) return Status::InvalidArgument(where + ".sweep_id: set by the scheduler, leave 0");
-  return Status::Ok();
-}
-
 }  // namespace ritsu

@@ -160,8 +160,6 @@ struct WorkerInfo {
                      busy_slots)
 };
 
-// Checks a spec a client sent: argv non-empty, max_attempts >= 1, sizes sane. The message
-// names the field ("tasks[3].argv: empty").
-Status ValidateSpec(const TaskSpec& spec, const std::string& where);
+// ValidateSpec (the checks of a spec a client sent) is in common/spec_check.h.
 
 }  // namespace ritsu

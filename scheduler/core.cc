@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "common/spec_check.h"
 #include "common/units.h"
 #include "scheduler/sweep.h"
 

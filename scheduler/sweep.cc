@@ -8,6 +8,7 @@
 #include <toml++/toml.h>  // Debian ships toml.h (not toml.hpp) with a shared library
 
 #include "common/protocol.h"
+#include "common/spec_check.h"
 #include "common/units.h"
 
 namespace ritsu::sched {
@@ -101,7 +102,7 @@ Status ApplyStepTable(const toml::table& t, const std::string& what, RawStep* s)
     else if (key == "cwd") { RITSU_ASSIGN_OR_RETURN(s->cwd, ScalarText(v, field)); }
     else if (key == "env") { RITSU_ASSIGN_OR_RETURN(s->env, StringTable(v, field)); }
     else if (key == "labels") { RITSU_ASSIGN_OR_RETURN(s->labels, StringTable(v, field)); }
-    else if (key == "gpus") { RITSU_ASSIGN_OR_RETURN(auto g, Integer(v, field, 0, 64)); s->gpus = static_cast<uint32_t>(g); }
+    else if (key == "gpus") { RITSU_ASSIGN_OR_RETURN(auto g, Integer(v, field, 0, kMaxGpus)); s->gpus = static_cast<uint32_t>(g); }
     else if (key == "gpu_mem") {
       RITSU_ASSIGN_OR_RETURN(auto text, ScalarText(v, field));
       auto sz = ParseSize(text);
@@ -110,8 +111,8 @@ Status ApplyStepTable(const toml::table& t, const std::string& what, RawStep* s)
     }
     else if (key == "tags") { RITSU_ASSIGN_OR_RETURN(s->tags, StringList(v, field)); }
     else if (key == "host") { RITSU_ASSIGN_OR_RETURN(s->host, ScalarText(v, field)); }
-    else if (key == "priority") { RITSU_ASSIGN_OR_RETURN(auto p, Integer(v, field, -1000000, 1000000)); s->priority = static_cast<int32_t>(p); }
-    else if (key == "max_attempts") { RITSU_ASSIGN_OR_RETURN(auto m, Integer(v, field, 1, 100)); s->max_attempts = static_cast<uint32_t>(m); }
+    else if (key == "priority") { RITSU_ASSIGN_OR_RETURN(auto p, Integer(v, field, kMinPriority, kMaxPriority)); s->priority = static_cast<int32_t>(p); }
+    else if (key == "max_attempts") { RITSU_ASSIGN_OR_RETURN(auto m, Integer(v, field, 1, kMaxAttempts)); s->max_attempts = static_cast<uint32_t>(m); }
     else if (key == "timeout") {
       RITSU_ASSIGN_OR_RETURN(auto text, ScalarText(v, field));
       auto d = ParseDuration(text);

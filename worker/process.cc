@@ -173,7 +173,10 @@ ProcessResult Process::Wait(const LineFn& on_line, const std::function<void()>& 
   LineSplitter err_split([&](std::string_view l) { on_line(OutputStream::kStderr, l); });
 
   const auto never = Clock::time_point::max();
-  const auto deadline = timeout_.count() > 0 ? started_ + timeout_ : never;
+  // Saturating: started_ + a timeout of centuries would overflow into the past (killed at once).
+  const auto deadline = timeout_.count() <= 0 ? never
+                        : timeout_ >= std::chrono::duration_cast<std::chrono::milliseconds>(never - started_) ? never
+                                                                                                           : started_ + timeout_;
   auto kill_at = never;
   auto drain_until = never;
   bool term_sent = false, exited = false;

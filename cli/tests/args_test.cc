@@ -1,5 +1,6 @@
 #include "cli/args.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace ritsu::cli {
@@ -80,6 +81,43 @@ TEST(ArgsTest, EditDistanceAndDidYouMean) {
   EXPECT_EQ(DidYouMean("frobnicate", {"logs", "wait"}), "");
   EXPECT_EQ(DidYouMean("stat", {"show", "status", "submit"}), "status");  // unique prefix
   EXPECT_EQ(DidYouMean("s", {"show", "status", "submit"}), "");
+}
+
+TEST(ArgsTest, ParseIntChecksTheRangeAndSaysIt) {
+  EXPECT_EQ(*ParseInt("--gpus", "5", 0, 64), 5);
+  EXPECT_EQ(*ParseInt("--priority", "-7", -1000, 1000), -7);
+  EXPECT_EQ(*ParseInt("--priority", "+7", -1000, 1000), 7);
+  EXPECT_EQ(*ParseInt("--priority", "-1000000", -1000000, 1000000), -1000000);
+  // The number that used to wrap through int32 to the highest priority.
+  auto wrap = ParseInt("--priority", "-2147483649", -1000000, 1000000);
+  ASSERT_FALSE(wrap.ok());
+  EXPECT_EQ(wrap.status().message(), "--priority: -2147483649 is out of range [-1000000, 1000000]");
+  // Past int64 is out of range too, not "not a number".
+  auto huge = ParseInt("--after", "99999999999999999999999", 1, INT64_MAX);
+  ASSERT_FALSE(huge.ok());
+  EXPECT_EQ(huge.status().message(), "--after: 99999999999999999999999 is out of range [1, 9223372036854775807]");
+  for (const char* bad : {"", "abc", "1.5", "5x", " 5", "+-3", "--3", "0x10", "+"}) {
+    auto r = ParseInt("--gpus", bad, 0, 64);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().message(), fmt::format("--gpus: '{}' is not a whole number (expected one in [0, 64])", bad));
+  }
+}
+
+TEST(ArgsTest, ParseDurationFlagChecksTheRange) {
+  EXPECT_EQ(*ParseDurationFlag("--timeout", "2h", 0, 365LL * 86400000), 2 * 3600 * 1000);
+  auto r = ParseDurationFlag("--timeout", "400d", 0, 365LL * 86400000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "--timeout: 400d is out of range [0ms, 365d]");
+  EXPECT_NE(ParseDurationFlag("--timeout", "soon", 0, 1000).status().message().find("--timeout"), std::string::npos);
+}
+
+TEST(ArgsTest, ParseTaskIdWantsAPositiveNumber) {
+  EXPECT_EQ(*ParseTaskId("12", "task id"), 12u);
+  for (const char* bad : {"0", "-1", "x", "99999999999999999999999"}) {
+    auto r = ParseTaskId(bad, "task id");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("is not a task id"), std::string::npos) << r.status().message();
+  }
 }
 
 }  // namespace

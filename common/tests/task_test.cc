@@ -20,19 +20,5 @@ TEST(TaskTest, StateAndKindNamesRoundTrip) {
   EXPECT_FALSE(IsTerminal(TaskState::kRunning));
 }
 
-TEST(TaskTest, ValidateSpecNamesTheField) {
-  TaskSpec s;
-  Status st = ValidateSpec(s, "tasks[3]");
-  ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.message().rfind("tasks[3].argv", 0), 0u) << st.message();
-  s.argv = {"true"};
-  EXPECT_TRUE(ValidateSpec(s, "t").ok());
-  s.max_attempts = 0;
-  EXPECT_NE(ValidateSpec(s, "t").message().find("max_attempts"), std::string::npos);
-  s.max_attempts = 1;
-  s.env["A=B"] = "x";
-  EXPECT_NE(ValidateSpec(s, "t").message().find("env"), std::string::npos);
-}
-
 }  // namespace
 }  // namespace ritsu

@@ -94,8 +94,8 @@ TEST_F(JobsTest, TrainThenEvalAndMergeThroughTheQueue) {
   const std::string merge_id = m.out.substr(0, m.out.find('\n'));
 
   CmdResult w = c_.Ritsu({"wait", train_id, eval_id, merge_id, "--timeout", "150s"}, 170s);
-  ASSERT_EQ(w.code, 0) << w.out << w.err << c_.Logs() << c_.Ritsu({"logs", train_id}).out
-                       << c_.Ritsu({"logs", eval_id}).out << c_.Ritsu({"logs", merge_id}).out;
+  ASSERT_EQ(w.code, 0) << w.out << w.err << c_.Logs() << c_.Ritsu({"logs", train_id, "--merged"}).out
+                       << c_.Ritsu({"logs", eval_id, "--merged"}).out << c_.Ritsu({"logs", merge_id, "--merged"}).out;
 
   auto train = c_.Show(std::stoull(train_id));
   EXPECT_EQ(train["spec"]["kind"], "train");

@@ -229,7 +229,7 @@ TEST(Orchestrator, FailedDependencyCancelsDependents) {
   EXPECT_EQ(jb["state"], "CANCELLED");
   EXPECT_NE(jb.value("reason", "").find(std::to_string(a)), std::string::npos) << jb["reason"];
   EXPECT_EQ(jb["attempts"].size(), 0u);
-  EXPECT_EQ(c.Ritsu({"logs", std::to_string(a)}).out, "boom\n");
+  EXPECT_EQ(c.Ritsu({"logs", std::to_string(a)}).err, "boom\n");  // the task's stderr, on stderr
 }
 
 TEST(Orchestrator, ImpossibleRequestStaysQueuedWithVisibleReason) {

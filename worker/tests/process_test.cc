@@ -162,6 +162,18 @@ TEST(ProcessTest, TimeoutStopsTheProcess) {
   EXPECT_NE(r.Describe().find("timeout"), std::string::npos);
 }
 
+// `--timeout 1000000d` overflowed the deadline (steady_clock counts nanoseconds) into the past:
+// the task was killed at once with "timeout after 0.0s". It must saturate to "never".
+TEST(ProcessTest, HugeTimeoutIsNoTimeout) {
+  Output o;
+  ProcessSpec spec;
+  spec.timeout = std::chrono::milliseconds(1'000'000LL * 86'400'000);
+  ProcessResult r = RunSh("sleep 0.2; echo slept", &o, spec);
+  EXPECT_FALSE(r.timed_out) << r.Describe();
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(o.out, "slept\n");
+}
+
 TEST(ProcessTest, BackgroundLeftoversDoNotHoldTheResult) {
   // The main process exits while a background child keeps stdout open: Wait must return promptly
   // and the leftover is killed with the group.
