@@ -43,6 +43,7 @@ const char* TaskStateName(TaskState s) {
     case TaskState::kSucceeded: return "SUCCEEDED";
     case TaskState::kFailed: return "FAILED";
     case TaskState::kCancelled: return "CANCELLED";
+    case TaskState::kCancelling: return "CANCELLING";
   }
   return "UNKNOWN";
 }
@@ -53,7 +54,7 @@ Result<TaskState> ParseTaskState(std::string_view s) {
     if (EqualsIgnoreCase(s, TaskStateName(st))) return st;
   }
   return Status::InvalidArgument(fmt::format(
-      "unknown state '{}' (use PENDING, QUEUED, ASSIGNED, RUNNING, SUCCEEDED, FAILED or CANCELLED)", s));
+      "unknown state '{}' (use PENDING, QUEUED, ASSIGNED, RUNNING, CANCELLING, SUCCEEDED, FAILED or CANCELLED)", s));
 }
 
 bool IsTerminal(TaskState s) {
@@ -78,6 +79,9 @@ Status ValidateSpec(const TaskSpec& spec, const std::string& where) {
   if (spec.max_attempts < 1) return Status::InvalidArgument(where + ".max_attempts: must be >= 1");
   if (spec.max_attempts > 100) return Status::InvalidArgument(where + ".max_attempts: must be <= 100");
   if (spec.timeout_ms < 0) return Status::InvalidArgument(where + ".timeout_ms: must be >= 0");
+  if (spec.kill_grace_ms < 0 || spec.kill_grace_ms > kMaxKillGraceMs) {
+    return Status::InvalidArgument(where + ".kill_grace_ms: must be between 0 (the worker's default) and 1h");
+  }
   if (spec.resources.gpus > 64) return Status::InvalidArgument(where + ".resources.gpus: must be <= 64");
   for (const auto& [k, v] : spec.env) {
     if (k.empty() || k.find('=') != std::string::npos) {

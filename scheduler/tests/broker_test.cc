@@ -86,12 +86,12 @@ TEST_F(BrokerTest, GarbageGetsErrorsAndTheEndpointKeepsServing) {
   }
   EXPECT_GE(errors, 195);  // a random frame could decode as something valid; errors are the rule
   // Still serving.
-  auto st = Call(*c, StatusRequest{{}, 0, true, 0}, 99);
+  auto st = Call(*c, StatusRequest{{}, 0, true, 0, {}}, 99);
   ASSERT_TRUE(st.has_value());
   ASSERT_EQ(st->type, MsgType::kStatusReply);
   EXPECT_EQ(st->request_id, 99u);
   // A reply type sent as a request, and a body of the wrong shape, get errors too.
-  auto r = Call(*c, SubmitReply{{1}}, 5);
+  auto r = Call(*c, SubmitReply{{1}, {}}, 5);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->type, MsgType::kError);
   auto unknown = Call(*c, Show{424242}, 6);
