@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,30 @@ class Client {
     return msg->template As<Rep>();
   }
 
+  // A list request whose reply is paged (docs/protocol.md "Paging"): asks again with each
+  // next_cursor until there is none and returns one reply holding every page's `rows`.
+  // `before_next(req, rows_so_far)` may adjust the next request (e.g. the rows still wanted).
+  template <typename Rep, typename Req, typename Row>
+  Result<Rep> CallPaged(Req req, std::vector<Row> Rep::*rows,
+                        const std::function<void(Req&, size_t)>& before_next = {}) {
+    auto all = Call<Rep>(req);
+    if (!all.ok()) return all.status();
+    std::string cursor = all->next_cursor;
+    for (size_t page = 1; !cursor.empty(); ++page) {
+      if (page > kMaxPages) return Status::Internal("ritsud keeps returning pages; giving up after 100000");
+      req.cursor = cursor;
+      if (before_next) before_next(req, ((*all).*rows).size());
+      auto more = Call<Rep>(req);
+      if (!more.ok()) return more.status();
+      for (auto& r : (*more).*rows) ((*all).*rows).push_back(std::move(r));
+      if constexpr (requires { more->truncated; }) all->truncated = more->truncated;
+      if (more->next_cursor == cursor) return Status::Internal("ritsud returned the same page cursor twice");
+      cursor = more->next_cursor;
+    }
+    all->next_cursor.clear();
+    return all;
+  }
+
   // Sends an already encoded frame and returns the decoded reply (ErrorReply -> Status).
   Result<Message> CallRaw(const std::string& frame, uint64_t request_id, std::chrono::milliseconds long_poll);
 
@@ -44,6 +69,7 @@ class Client {
 
  private:
   void Reset();
+  static constexpr size_t kMaxPages = 100000;
 
   std::string endpoint_;
   std::chrono::milliseconds reply_timeout_;

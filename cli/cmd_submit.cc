@@ -45,6 +45,7 @@ ArgParser SubmitExecParser() {
       .Value("--after", "ID", "start only after task ID succeeded", true)
       .Value("--max-attempts", "N", "tries before FAILED (default 1)")
       .Value("--timeout", "DURATION", "kill an attempt after this long, e.g. 2h")
+      .Value("--kill-grace", "DURATION", "on cancel, SIGKILL this long after SIGTERM (default: the worker's --kill-grace)")
       .Value("--label", "K=V", "free label shown by show/status --json", true)
       .Value("--env", "K=V", "environment variable for the task", true)
       .Value("--cwd", "DIR", "working directory on the worker (default: the current directory)")
@@ -98,6 +99,12 @@ Result<TaskSpec> BuildExecSpec(const ParsedArgs& a, const std::string& cwd) {
     if (!ms.ok()) return ms.status().Annotate("--timeout");
     s.timeout_ms = *ms;
   }
+  if (a.Has("--kill-grace")) {
+    auto ms = ParseDuration(a.Get("--kill-grace"));
+    if (!ms.ok()) return ms.status().Annotate("--kill-grace");
+    if (*ms <= 0 || *ms > kMaxKillGraceMs) return Status::InvalidArgument(fmt::format("--kill-grace must be between 1ms and 1h (got '{}')", a.Get("--kill-grace")));
+    s.kill_grace_ms = *ms;
+  }
   for (const auto& kv : a.GetAll("--label")) RITSU_RETURN_IF_ERROR(ParseKeyValue("--label", kv, &s.labels));
   for (const auto& kv : a.GetAll("--env")) RITSU_RETURN_IF_ERROR(ParseKeyValue("--env", kv, &s.env));
   return s;
@@ -131,8 +138,18 @@ int CmdSubmit(Context& ctx, const std::vector<std::string>& args) {
   auto rep = client.Call<SubmitReply>(req);
   if (!rep.ok()) return ReportError(ctx, "submit exec", rep.status());
   if (rep->ids.size() != 1) return ReportError(ctx, "submit exec", Status::Internal("ritsud returned no task id"));
-  if (parsed->Has("--json")) *ctx.out << nlohmann::json{{"id", rep->ids[0]}}.dump() << "\n";
-  else *ctx.out << rep->ids[0] << "\n";
+  if (parsed->Has("--json")) {
+    nlohmann::json j{{"id", rep->ids[0]}};
+    if (!rep->cancelled.empty()) j["cancelled"] = rep->cancelled[0].reason;
+    *ctx.out << j.dump() << "\n";
+  } else {
+    *ctx.out << rep->ids[0] << "\n";
+  }
+  // Stored, but CANCELLED at once: a dependency had already failed. Not a success.
+  if (!rep->cancelled.empty()) {
+    *ctx.err << fmt::format("ritsu submit exec: task {} was cancelled at once: {}\n", rep->ids[0], rep->cancelled[0].reason);
+    return kExitFailed;
+  }
   return kExitOk;
 }
 
