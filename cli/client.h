@@ -14,6 +14,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +42,30 @@ class Client {
     ++next_id_;
     if (!msg.ok()) return msg.status();
     return msg->template As<Rep>();
+  }
+
+  // A list request whose reply is paged (docs/protocol.md "Paging"): asks again with each
+  // next_cursor until there is none and returns one reply holding every page's `rows`.
+  // `before_next(req, rows_so_far)` may adjust the next request (e.g. the rows still wanted).
+  template <typename Rep, typename Req, typename Row>
+  Result<Rep> CallPaged(Req req, std::vector<Row> Rep::*rows,
+                        const std::function<void(Req&, size_t)>& before_next = {}) {
+    auto all = Call<Rep>(req);
+    if (!all.ok()) return all.status();
+    std::string cursor = all->next_cursor;
+    for (size_t page = 1; !cursor.empty(); ++page) {
+      if (page > kMaxPages) return Status::Internal("ritsud keeps returning pages; giving up after 100000");
+      req.cursor = cursor;
+      if (before_next) before_next(req, ((*all).*rows).size());
+      auto more = Call<Rep>(req);
+      if (!more.ok()) return more.status();
+      for (auto& r : (*more).*rows) ((*all).*rows).push_back(std::move(r));
+      if constexpr (requires { more->truncated; }) all->truncated = more->truncated;
+      if (more->next_cursor == cursor) return Status::Internal("ritsud returned the same page cursor twice");
+      cursor = more->next_cursor;
+    }
+    all->next_cursor.clear();
+    return all;
   }
 
   // Sends an already encoded frame and returns the decoded reply (ErrorReply -> Status).
@@ -73,6 +98,7 @@ class Client {
   void CloseSockets();
   // The next connection event from the monitor, kNone if none is pending.
   Event NextEvent();
+  static constexpr size_t kMaxPages = 100000;
 
   std::string endpoint_;
   std::chrono::milliseconds reply_timeout_;

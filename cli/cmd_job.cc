@@ -85,6 +85,10 @@ int CmdSubmitJob(Context& ctx, TaskKind kind, const std::vector<std::string>& ar
   if (rep->ids.size() != 1) return ReportError(ctx, "submit", Status::Internal("ritsud returned no task id"));
   if (split->Has("--json")) *ctx.out << DumpJson(nlohmann::json{{"id", rep->ids[0]}}) << "\n";
   else *ctx.out << rep->ids[0] << "\n";
+  if (!rep->cancelled.empty()) {  // a dependency had already failed: stored CANCELLED at once
+    *ctx.err << fmt::format("{}: task {} was cancelled at once: {}\n", cmd, rep->ids[0], rep->cancelled[0].reason);
+    return kExitFailed;
+  }
   return kExitOk;
 }
 

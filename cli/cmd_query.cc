@@ -20,7 +20,7 @@ int Usage(Context& ctx, const Status& st) {
 
 int CmdStatus(Context& ctx, const std::vector<std::string>& args) {
   ArgParser p("ritsu status", "Counts per state and the newest tasks.");
-  p.Value("--state", "S", "only tasks in this state (PENDING QUEUED ASSIGNED RUNNING SUCCEEDED FAILED CANCELLED)", true)
+  p.Value("--state", "S", "only tasks in this state (PENDING QUEUED ASSIGNED RUNNING CANCELLING SUCCEEDED FAILED CANCELLED)", true)
       .Value("--sweep", "ID", "only the tasks of this sweep")
       .Value("--limit", "N", "at most N rows, newest first (default 1000)")
       .Bool("--summary", "only the counts")
@@ -46,7 +46,10 @@ int CmdStatus(Context& ctx, const std::vector<std::string>& args) {
   }
   req.summary_only = a->Has("--summary");
   Client client(ctx.scheduler, ctx.reply_timeout);
-  auto rep = client.Call<StatusReply>(req);
+  // Big rows come in several pages (each reply stays under the frame limit).
+  const uint32_t wanted = req.limit ? req.limit : 1000;
+  auto rep = client.CallPaged<StatusReply>(req, &StatusReply::tasks, std::function<void(StatusRequest&, size_t)>(
+      [wanted](StatusRequest& next, size_t got) { next.limit = wanted - std::min<uint32_t>(wanted - 1, uint32_t(got)); }));
   if (!rep.ok()) return ReportError(ctx, "status", rep.status());
   if (a->Has("--json")) {
     nlohmann::json rows = nlohmann::json::array();
@@ -111,8 +114,9 @@ int CmdShow(Context& ctx, const std::vector<std::string>& args) {
                    s.resources.gpu_mem_bytes ? " x " + FormatSize(s.resources.gpu_mem_bytes) : "",
                    s.resources.tags.empty() ? "" : fmt::format("  tags {}", fmt::join(s.resources.tags, ",")),
                    s.resources.host.empty() ? "" : "  host " + s.resources.host);
-  o << fmt::format("  priority    {}   attempts {}/{}   timeout {}\n", s.priority, t.attempt, s.max_attempts,
-                   s.timeout_ms ? FormatDuration(s.timeout_ms) : "none");
+  o << fmt::format("  priority    {}   attempts {}/{}   timeout {}{}\n", s.priority, t.attempt, s.max_attempts,
+                   s.timeout_ms ? FormatDuration(s.timeout_ms) : "none",
+                   s.kill_grace_ms ? "   kill grace " + FormatDuration(s.kill_grace_ms) : "");
   if (!s.after.empty()) o << fmt::format("  after       {}\n", fmt::join(s.after, " "));
   if (!rep->dependents.empty()) o << fmt::format("  dependents  {}\n", fmt::join(rep->dependents, " "));
   if (s.sweep_id) o << fmt::format("  sweep       {}\n", s.sweep_id);
@@ -140,7 +144,7 @@ int CmdWorkers(Context& ctx, const std::vector<std::string>& args) {
   if (!a.ok()) return Usage(ctx, a.status());
   if (a->help) { *ctx.out << p.Usage(); return kExitOk; }
   Client client(ctx.scheduler, ctx.reply_timeout);
-  auto rep = client.Call<WorkersReply>(Workers{});
+  auto rep = client.CallPaged<WorkersReply>(Workers{}, &WorkersReply::workers);
   if (!rep.ok()) return ReportError(ctx, "workers", rep.status());
   if (a->Has("--json")) {
     nlohmann::json j = nlohmann::json::array();

@@ -35,6 +35,7 @@ ArgParser SubmitExecParser() {
       .Value("--after", "ID", "start only after task ID succeeded", true)
       .Value("--max-attempts", "N", "tries before FAILED, 1..100 (default 1)")
       .Value("--timeout", "DURATION", "kill an attempt after this long, e.g. 2h (at most 365d)")
+      .Value("--kill-grace", "DURATION", "on cancel, SIGKILL this long after SIGTERM, 1ms..1h (default: the worker's --kill-grace)")
       .Value("--label", "K=V", "free label shown by show/status --json", true)
       .Value("--env", "K=V", "environment variable for the task", true)
       .Value("--cwd", "DIR", "working directory on the worker (default: the current directory)")
@@ -77,6 +78,9 @@ Result<TaskSpec> BuildExecSpec(const ParsedArgs& a, const std::string& cwd) {
   if (a.Has("--timeout")) {
     RITSU_ASSIGN_OR_RETURN(s.timeout_ms, ParseDurationFlag("--timeout", a.Get("--timeout"), 0, kMaxTimeoutMs));
   }
+  if (a.Has("--kill-grace")) {
+    RITSU_ASSIGN_OR_RETURN(s.kill_grace_ms, ParseDurationFlag("--kill-grace", a.Get("--kill-grace"), 1, kMaxKillGraceMs));
+  }
   for (const auto& kv : a.GetAll("--label")) RITSU_RETURN_IF_ERROR(ParseKeyValue("--label", kv, &s.labels));
   for (const auto& kv : a.GetAll("--env")) RITSU_RETURN_IF_ERROR(ParseKeyValue("--env", kv, &s.env));
   // The scheduler's own check (sizes, UTF-8), here so the user hears it before a round trip.
@@ -112,8 +116,18 @@ int CmdSubmit(Context& ctx, const std::vector<std::string>& args) {
   auto rep = client.Call<SubmitReply>(req);
   if (!rep.ok()) return ReportError(ctx, "submit exec", rep.status());
   if (rep->ids.size() != 1) return ReportError(ctx, "submit exec", Status::Internal("ritsud returned no task id"));
-  if (parsed->Has("--json")) *ctx.out << DumpJson(nlohmann::json{{"id", rep->ids[0]}}) << "\n";
-  else *ctx.out << rep->ids[0] << "\n";
+  if (parsed->Has("--json")) {
+    nlohmann::json j{{"id", rep->ids[0]}};
+    if (!rep->cancelled.empty()) j["cancelled"] = rep->cancelled[0].reason;
+    *ctx.out << DumpJson(j) << "\n";
+  } else {
+    *ctx.out << rep->ids[0] << "\n";
+  }
+  // Stored, but CANCELLED at once: a dependency had already failed. Not a success.
+  if (!rep->cancelled.empty()) {
+    *ctx.err << fmt::format("ritsu submit exec: task {} was cancelled at once: {}\n", rep->ids[0], rep->cancelled[0].reason);
+    return kExitFailed;
+  }
   return kExitOk;
 }
 

@@ -65,7 +65,7 @@ int SweepStatusCmd(Context& ctx, const std::vector<std::string>& args) {
   Client client(ctx.scheduler, ctx.reply_timeout);
   SweepStatus req;
   req.sweep_id = *id;
-  auto rep = client.Call<SweepStatusReply>(req);
+  auto rep = client.CallPaged<SweepStatusReply>(req, &SweepStatusReply::trials);
   if (!rep.ok()) return ReportError(ctx, "sweep status", rep.status());
   if (a->Has("--json")) {
     *ctx.out << DumpJson(ToJson(*rep), 2) << "\n";

@@ -1,5 +1,7 @@
 #include "common/protocol.h"
 
+#include <optional>
+
 #include <fmt/format.h>
 
 namespace ritsu {
@@ -103,9 +105,18 @@ Status BodyMismatch(MsgType want, MsgType got) {
       fmt::format("expected a '{}' message, got '{}'", MsgTypeName(want), MsgTypeName(got)));
 }
 
-Status BodyConvertError(MsgType type, const char* what) {
-  return Status::InvalidArgument(
-      fmt::format("malformed '{}' message body: {}", MsgTypeName(type), what));
+Status BodyConvertError(MsgType type, const std::string& field, const char* what) {
+  if (field.empty()) {
+    return Status::InvalidArgument(fmt::format("malformed '{}' message body: {}", MsgTypeName(type), what));
+  }
+  return Status::InvalidArgument(fmt::format("malformed '{}' message: field '{}' has the wrong type or shape ({})",
+                                             MsgTypeName(type), field, what));
+}
+
+std::string MapKeyAt(const msgpack::object& map, uint32_t i) {
+  const auto& k = map.via.map.ptr[i].key;
+  if (k.type == msgpack::type::STR) return std::string(k.via.str.ptr, k.via.str.size);
+  return fmt::format("#{}", i);
 }
 
 // Per-type limits that the generic parser limits cannot express.
@@ -133,6 +144,43 @@ Status CheckLimits(MsgType type, const msgpack::object& body) {
 }
 
 }  // namespace protocol_internal
+
+namespace {
+
+// Reads one msgpack unsigned integer at frame[*pos] (positive fixint, uint8..uint64).
+std::optional<uint64_t> ReadUint(std::string_view f, size_t* pos) {
+  if (*pos >= f.size()) return std::nullopt;
+  auto b = static_cast<uint8_t>(f[*pos]);
+  if (b <= 0x7f) { ++*pos; return b; }
+  int n = b == 0xcc ? 1 : b == 0xcd ? 2 : b == 0xce ? 4 : b == 0xcf ? 8 : 0;
+  if (n == 0 || *pos + 1 + n > f.size()) return std::nullopt;
+  uint64_t v = 0;
+  for (int i = 0; i < n; ++i) v = (v << 8) | static_cast<uint8_t>(f[*pos + 1 + i]);
+  *pos += 1 + n;
+  return v;
+}
+
+}  // namespace
+
+uint64_t PeekRequestId(std::string_view frame) {
+  // Only the header is read, by hand: the body may be too big or broken for the parser.
+  if (frame.empty()) return 0;
+  auto b = static_cast<uint8_t>(frame[0]);
+  size_t pos = 1;
+  if (b >= 0x93 && b <= 0x9f) {
+    // fixarray of 3+ elements
+  } else if (b == 0xdc) {
+    pos = 3;
+  } else if (b == 0xdd) {
+    pos = 5;
+  } else {
+    return 0;
+  }
+  for (int field = 0; field < 2; ++field) {
+    if (!ReadUint(frame, &pos)) return 0;
+  }
+  return ReadUint(frame, &pos).value_or(0);
+}
 
 Result<Message> Decode(std::string_view frame) {
   if (frame.size() > kMaxFrameBytes) {

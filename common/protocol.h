@@ -96,7 +96,12 @@ struct Register {
   std::vector<std::string> tags;
   std::vector<TaskAttemptRef> running;
   std::string version;               // worker build version, informational
-  MSGPACK_DEFINE_MAP(name, host, slots, tags, running, version)
+  // Random id the worker generated once and keeps in its spool directory. The same name with
+  // the same id is that worker restarted (it takes the name over at once); the same name with
+  // another id while the holder still heartbeats is refused (already exists). "" = old worker:
+  // treated as a different instance.
+  std::string instance_id;
+  MSGPACK_DEFINE_MAP(name, host, slots, tags, running, version, instance_id)
 };
 
 // Scheduler -> worker, reply to Register. `cancel` = attempts the worker reported running that
@@ -214,7 +219,7 @@ struct CancelTask {
   static constexpr MsgType kType = MsgType::kCancelTask;
   TaskId task_id = 0;
   uint32_t attempt = 0;
-  int64_t grace_ms = 10000;
+  int64_t grace_ms = 0;              // the task's kill_grace_ms; 0 = the worker's --kill-grace
   std::string reason;
   MSGPACK_DEFINE_MAP(task_id, attempt, grace_ms, reason)
 };
@@ -229,10 +234,18 @@ struct Submit {
   std::vector<TaskSpec> tasks;
   MSGPACK_DEFINE_MAP(tasks)
 };
+// A task of the batch that was stored CANCELLED at once because a dependency had already
+// failed or been cancelled (the client should say so and exit non-zero).
+struct SubmitCancelled {
+  TaskId task_id = 0;
+  std::string reason;                // "dependency 3 (prep) ended FAILED"
+  MSGPACK_DEFINE_MAP(task_id, reason)
+};
 struct SubmitReply {
   static constexpr MsgType kType = MsgType::kSubmitReply;
   std::vector<TaskId> ids;           // in batch order
-  MSGPACK_DEFINE_MAP(ids)
+  std::vector<SubmitCancelled> cancelled;
+  MSGPACK_DEFINE_MAP(ids, cancelled)
 };
 
 // Cancel tasks by id, or every non-final task of a sweep (sweep_id != 0).
@@ -264,15 +277,19 @@ struct RetryReply {
 };
 
 // Task list and counts. `states` empty = all states; sweep_id 0 = all sweeps.
-// summary_only = only counts (cheap even with millions of tasks). `limit` bounds the rows
-// (newest first); 0 = default 1000.
+// summary_only = only counts (cheap even with millions of tasks). `limit` bounds the rows of
+// this page (newest first); 0 = default 1000.
+// Paging (every list reply): a reply stops adding rows before its frame would pass
+// kMaxFrameBytes and sets `next_cursor`; ask again with `cursor` = that value (and the rows
+// still wanted as `limit`) until `next_cursor` is "". Cursors are opaque strings.
 struct StatusRequest {
   static constexpr MsgType kType = MsgType::kStatus;
   std::vector<TaskState> states;
   SweepId sweep_id = 0;
   bool summary_only = false;
   uint32_t limit = 0;
-  MSGPACK_DEFINE_MAP(states, sweep_id, summary_only, limit)
+  std::string cursor;                // "" = from the newest
+  MSGPACK_DEFINE_MAP(states, sweep_id, summary_only, limit, cursor)
 };
 struct TaskRow {                     // one line of `ritsu status`
   TaskId id = 0;
@@ -292,10 +309,11 @@ struct TaskRow {                     // one line of `ritsu status`
 };
 struct StatusReply {
   static constexpr MsgType kType = MsgType::kStatusReply;
-  std::map<std::string, uint64_t> counts;  // state name -> number of tasks (all 7 present)
+  std::map<std::string, uint64_t> counts;  // state name -> number of tasks (all 8 present)
   std::vector<TaskRow> tasks;
   bool truncated = false;            // more rows matched than `limit`
-  MSGPACK_DEFINE_MAP(counts, tasks, truncated)
+  std::string next_cursor;           // "" = no more rows; else ask again from here
+  MSGPACK_DEFINE_MAP(counts, tasks, truncated, next_cursor)
 };
 
 struct Show {
@@ -345,12 +363,14 @@ struct LogsReply {
 struct Workers {
   static constexpr MsgType kType = MsgType::kWorkers;
   bool include_lost = true;          // also list workers declared lost
-  MSGPACK_DEFINE_MAP(include_lost)
+  std::string cursor;                // paging, as StatusRequest
+  MSGPACK_DEFINE_MAP(include_lost, cursor)
 };
 struct WorkersReply {
   static constexpr MsgType kType = MsgType::kWorkersReply;
-  std::vector<WorkerInfo> workers;
-  MSGPACK_DEFINE_MAP(workers)
+  std::vector<WorkerInfo> workers;   // by name
+  std::string next_cursor;
+  MSGPACK_DEFINE_MAP(workers, next_cursor)
 };
 
 // Stop giving new tasks to a worker (running ones finish). undrain = accept work again.
@@ -410,7 +430,8 @@ struct SweepSubmitReply {
 struct SweepStatus {
   static constexpr MsgType kType = MsgType::kSweepStatus;
   SweepId sweep_id = 0;
-  MSGPACK_DEFINE_MAP(sweep_id)
+  std::string cursor;                // paging of `trials`, as StatusRequest
+  MSGPACK_DEFINE_MAP(sweep_id, cursor)
 };
 struct SweepTaskCell {               // one step of one trial
   std::string step;                  // chain step name ("train", "eval"); "main" without a chain
@@ -430,9 +451,10 @@ struct SweepStatusReply {
   SweepId sweep_id = 0;
   std::string name;
   uint32_t max_concurrent = 0;       // 0 = no cap
-  std::map<std::string, uint64_t> counts;  // state name -> tasks
+  std::map<std::string, uint64_t> counts;  // state name -> tasks (of the whole sweep)
   std::vector<SweepTrialRow> trials;
-  MSGPACK_DEFINE_MAP(sweep_id, name, max_concurrent, counts, trials)
+  std::string next_cursor;
+  MSGPACK_DEFINE_MAP(sweep_id, name, max_concurrent, counts, trials, next_cursor)
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -458,6 +480,11 @@ class Message {
 template <typename T>
 std::string Encode(uint64_t request_id, const T& body);
 
+// The request_id of a frame whose header [version, type, request_id, ...] is readable, even
+// when the rest is not (another version, a bad or oversized body): every error reply then
+// answers its request. 0 when not even the header can be read.
+uint64_t PeekRequestId(std::string_view frame);
+
 // Parses one frame: rejects frames over kMaxFrameBytes, non-msgpack bytes, trailing bytes, a
 // header that is not [uint, uint, uint, map], another protocol version, an unknown type.
 // Nesting and container sizes are limited so garbage cannot exhaust memory.
@@ -473,7 +500,28 @@ Status ErrorToStatus(const ErrorReply& e);
 namespace protocol_internal {
 void PackHeader(msgpack::packer<msgpack::sbuffer>& pk, MsgType type, uint64_t request_id);
 Status BodyMismatch(MsgType want, MsgType got);
-Status BodyConvertError(MsgType type, const char* what);
+Status BodyConvertError(MsgType type, const std::string& field, const char* what);
+std::string MapKeyAt(const msgpack::object& map, uint32_t i);
+
+// The first top-level field of `body` that does not convert to T's field of that name ("" if
+// none does alone): names the culprit of a "std::bad_cast".
+template <typename T>
+std::string FindBadField(const msgpack::object& body) {
+  if (body.type != msgpack::type::MAP) return "";
+  for (uint32_t i = 0; i < body.via.map.size; ++i) {
+    msgpack::object one;
+    one.type = msgpack::type::MAP;
+    one.via.map.size = 1;
+    one.via.map.ptr = &body.via.map.ptr[i];
+    T probe;
+    try {
+      one.convert(probe);
+    } catch (const std::exception&) {
+      return MapKeyAt(body, i);
+    }
+  }
+  return "";
+}
 Status CheckLimits(MsgType type, const msgpack::object& body);
 }  // namespace protocol_internal
 
@@ -493,7 +541,7 @@ Result<T> Message::As() const {
   try {
     body_->convert(out);
   } catch (const std::exception& e) {
-    return protocol_internal::BodyConvertError(type, e.what());
+    return protocol_internal::BodyConvertError(type, protocol_internal::FindBadField<T>(*body_), e.what());
   }
   return out;
 }

@@ -131,6 +131,8 @@ Status ValidateSpec(const TaskSpec& spec, const std::string& where) {
     return c.Fail("max_attempts", fmt::format("{} is out of range [1, {}]", spec.max_attempts, kMaxAttempts));
   if (spec.timeout_ms < 0 || spec.timeout_ms > kMaxTimeoutMs)
     return c.Fail("timeout_ms", fmt::format("{} is out of range [0, {}] (0 = none, at most 365 days)", spec.timeout_ms, kMaxTimeoutMs));
+  if (spec.kill_grace_ms < 0 || spec.kill_grace_ms > kMaxKillGraceMs)
+    return c.Fail("kill_grace_ms", fmt::format("{} is out of range [0, {}] (0 = the worker's default, at most 1 hour)", spec.kill_grace_ms, kMaxKillGraceMs));
   RITSU_RETURN_IF_ERROR(c.Size("after", spec.after.size() + spec.after_in_batch.size(), kMaxDependencies, "dependencies"));
   if (spec.sweep_id != 0) return c.Fail("sweep_id", "set by the scheduler, leave 0");
   return Status::Ok();

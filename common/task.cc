@@ -43,6 +43,7 @@ const char* TaskStateName(TaskState s) {
     case TaskState::kSucceeded: return "SUCCEEDED";
     case TaskState::kFailed: return "FAILED";
     case TaskState::kCancelled: return "CANCELLED";
+    case TaskState::kCancelling: return "CANCELLING";
   }
   return "UNKNOWN";
 }
@@ -53,7 +54,7 @@ Result<TaskState> ParseTaskState(std::string_view s) {
     if (EqualsIgnoreCase(s, TaskStateName(st))) return st;
   }
   return Status::InvalidArgument(fmt::format(
-      "unknown state '{}' (use PENDING, QUEUED, ASSIGNED, RUNNING, SUCCEEDED, FAILED or CANCELLED)", s));
+      "unknown state '{}' (use PENDING, QUEUED, ASSIGNED, RUNNING, CANCELLING, SUCCEEDED, FAILED or CANCELLED)", s));
 }
 
 bool IsTerminal(TaskState s) {

@@ -30,10 +30,14 @@ using TimeMs = int64_t;    // milliseconds since the Unix epoch (wall clock of t
 enum class TaskKind : uint8_t { kExec = 0, kTrain = 1, kEval = 2, kMerge = 3 };
 
 // PENDING waits for --after deps; QUEUED waits for a slot; ASSIGNED sent to a worker, not yet
-// confirmed started; RUNNING the worker confirmed the child started. The last three are final.
+// confirmed started; RUNNING the worker confirmed the child started. SUCCEEDED, FAILED and
+// CANCELLED are final. CANCELLING: an ASSIGNED/RUNNING task asked to cancel whose processes may
+// still exist; it becomes CANCELLED when the worker reports the attempt finished (or is lost),
+// and keeps its slot busy until then. The values are stored (state index, counters): a new
+// state is added at the end, never renumbered.
 enum class TaskState : uint8_t {
   kPending = 0, kQueued = 1, kAssigned = 2, kRunning = 3,
-  kSucceeded = 4, kFailed = 5, kCancelled = 6,
+  kSucceeded = 4, kFailed = 5, kCancelled = 6, kCancelling = 7,
 };
 enum class WorkerState : uint8_t { kAlive = 0, kDraining = 1, kLost = 2 };
 }  // namespace ritsu
@@ -44,11 +48,11 @@ MSGPACK_ADD_ENUM(ritsu::TaskState);
 MSGPACK_ADD_ENUM(ritsu::WorkerState);
 
 namespace ritsu {
-inline constexpr int kNumTaskStates = 7;
+inline constexpr int kNumTaskStates = 8;
 
 const char* TaskKindName(TaskKind k);          // "exec", "train", "eval", "merge"
 Result<TaskKind> ParseTaskKind(std::string_view s);
-const char* TaskStateName(TaskState s);        // "PENDING", ... "CANCELLED"
+const char* TaskStateName(TaskState s);        // "PENDING", ... "CANCELLED", "CANCELLING"
 Result<TaskState> ParseTaskState(std::string_view s);  // case-insensitive
 bool IsTerminal(TaskState s);                  // SUCCEEDED, FAILED, CANCELLED
 
@@ -78,8 +82,11 @@ struct TaskSpec {
   std::vector<uint32_t> after_in_batch;
   SweepId sweep_id = 0;            // set by ritsud for tasks expanded from a sweep
   std::map<std::string, std::string> labels;  // free key/values (sweep trial, params, ...)
+  // How long `ritsu cancel` lets the task's processes exit after SIGTERM before SIGKILL;
+  // 0 = the worker's --kill-grace.
+  int64_t kill_grace_ms = 0;
   MSGPACK_DEFINE_MAP(name, kind, argv, cwd, env, resources, priority, max_attempts, timeout_ms,
-                     after, after_in_batch, sweep_id, labels)
+                     after, after_in_batch, sweep_id, labels, kill_grace_ms)
 };
 
 // One try at running a task. attempt numbers start at 1.
@@ -121,11 +128,18 @@ struct TaskRecord {
   int32_t exit_code = -1;           // of the last finished attempt
   std::string metrics_json;         // of the last finished attempt
   // Attempts lost before their process started (assignment lost in a scheduler crash, worker
-  // died before starting it): they do not count against spec.max_attempts.
+  // died before starting it): they do not count against spec.max_attempts, but have their own
+  // limit (kMaxUnstartedAttempts) so a worker that accepts work and never starts it cannot
+  // requeue a task forever.
   uint32_t unstarted_attempts = 0;
   MSGPACK_DEFINE_MAP(id, spec, state, attempt, seq, submitted_ms, updated_ms, worker, reason,
                      exit_code, metrics_json, unstarted_attempts)
 };
+
+// A task whose attempts were lost before starting this many times is FAILED.
+inline constexpr uint32_t kMaxUnstartedAttempts = 5;
+// Upper bound of TaskSpec::kill_grace_ms.
+inline constexpr int64_t kMaxKillGraceMs = 3'600'000;
 
 // One schedulable unit offered by a worker: a GPU, a MIG slice, or a CPU-only test slot.
 struct Slot {
@@ -156,8 +170,9 @@ struct WorkerInfo {
   TimeMs last_heartbeat_ms = 0;
   std::vector<TaskAttemptRef> running;  // what the scheduler believes runs there
   std::vector<std::string> busy_slots;  // slot ids in use
+  std::string instance_id;              // Register::instance_id of the worker holding the name
   MSGPACK_DEFINE_MAP(name, host, slots, tags, state, registered_ms, last_heartbeat_ms, running,
-                     busy_slots)
+                     busy_slots, instance_id)
 };
 
 // ValidateSpec (the checks of a spec a client sent) is in common/spec_check.h.

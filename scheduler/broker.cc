@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "common/log.h"
+#include "common/units.h"
+
 namespace ritsu::sched {
 namespace {
 
@@ -61,6 +64,7 @@ bool Broker::Receive(Incoming* in) {
   if (!router_->recv(id, zmq::recv_flags::dontwait)) return false;
   in->peer.routing_id.assign(static_cast<const char*>(id.data()), id.size());
   in->peer.user_id.clear();
+  in->peer.address.clear();
   in->req_delimiter = false;
   in->payload.clear();
   std::vector<zmq::message_t> parts;
@@ -87,6 +91,12 @@ bool Broker::Receive(Incoming* in) {
       // No User-Id without CURVE: the authorizer sees an empty one.
     }
   }
+  try {
+    const char* addr = parts[0].gets("Peer-Address");
+    in->peer.address = addr ? addr : "";
+  } catch (const zmq::error_t&) {
+    in->peer.address.clear();  // not a TCP connection (inproc in tests)
+  }
   in->payload.assign(static_cast<const char*>(parts[0].data()), parts[0].size());
   return true;
 }
@@ -104,11 +114,14 @@ void Broker::Send(const Peer& to, bool req_delimiter, const std::string& frame) 
 void Broker::HandleWrite(const Incoming& in, const Message& m) {
   std::string reply;
   uint64_t rid = m.request_id;
+  bool applied = false;
   auto run = [&](auto tag, auto fn) {
     using T = decltype(tag);
     auto body = m.As<T>();
     if (!body.ok()) { ++stats_.bad_frames; reply = EncodeError(rid, body.status()); return; }
-    reply = EncodeResult(rid, fn(*body), &stats_);
+    auto result = fn(*body);
+    applied = result.ok();
+    reply = EncodeResult(rid, result, &stats_);
   };
   switch (m.type) {
     case MsgType::kRegister: run(Register{}, [&](const Register& b) { return core_->OnRegister(in.peer, b); }); break;
@@ -129,7 +142,7 @@ void Broker::HandleWrite(const Incoming& in, const Message& m) {
       reply = EncodeError(rid, Status::InvalidArgument(fmt::format(
           "'{}' is a reply type; the scheduler does not accept it as a request", MsgTypeName(m.type))));
   }
-  replies_.emplace_back(in, std::move(reply));
+  replies_.push_back(Reply{in, rid, applied, std::move(reply)});
 }
 
 bool Broker::HandleRead(const Incoming& in, const Message& m) {
@@ -229,6 +242,54 @@ void Broker::WakeParked(const std::set<TaskId>& touched, bool force_expired) {
   }
 }
 
+Status Broker::OutOfSpace() const {
+  return Status::Unavailable(fmt::format(
+      "{}; ritsud refuses changes until space is freed and will retry by itself (reads still work)",
+      outage_.error));
+}
+
+bool Broker::CommitTurn(Status* fatal) {
+  TimeMs now = clock_->NowMs();
+  Status st = core_->Commit();
+  if (st.ok()) {
+    ++stats_.commits;
+    if (outage_.active) {
+      log::Info("the store accepts writes again after {} out of space; serving normally",
+                FormatDuration(now - outage_.since));
+      outage_ = Outage{};
+      // Heartbeats could not be taken during the outage: nobody is lost for that.
+      core_->GraceWorkers();
+    }
+    return true;
+  }
+  if (!IsNoSpace(st)) {
+    *fatal = st.Annotate("committing to the store (ritsud stops; restart it to recover)");
+    return false;
+  }
+  // Nothing of this turn reached the disk: forget it in memory too, and tell the writers.
+  Status reload = core_->Reload();
+  if (!reload.ok()) {
+    *fatal = reload.Annotate("reloading the store after a failed write (ritsud stops)");
+    return false;
+  }
+  if (!outage_.active) {
+    outage_.active = true;
+    outage_.since = now;
+    outage_.next_log = now + opts_.outage_log_ms;
+    log::Error("{}: refusing writes, serving reads; retrying every {}", st.message(), FormatDuration(opts_.store_retry_ms));
+  }
+  outage_.error = st.message();
+  outage_.next_try = now + opts_.store_retry_ms;
+  Status refused = OutOfSpace();
+  for (auto& r : replies_) {
+    if (!r.applied) continue;
+    r.frame = EncodeError(r.request_id, refused);
+    ++stats_.refused_no_space;
+    ++outage_.refused_since_log;
+  }
+  return true;
+}
+
 Status Broker::Run(const std::atomic<bool>* stop) {
   TimeMs next_tick = clock_->NowMs() + opts_.tick_ms;
   while (!stop->load()) {
@@ -241,38 +302,63 @@ Status Broker::Run(const std::atomic<bool>* stop) {
       if (e.num() == EINTR) continue;
       return Status::Internal(fmt::format("zmq poll: {}", e.what()));
     }
+    now = clock_->NowMs();
+    // While the disk is full, one turn per store_retry_ms tries writes again; the others
+    // refuse them at once.
+    bool writes_allowed = !outage_.active || now >= outage_.next_try;
+    if (outage_.active && writes_allowed && kv_ != nullptr) {
+      Status resumed = kv_->Resume();
+      if (!resumed.ok() && !IsNoSpace(resumed)) log::Warn("{}", resumed.message());
+    }
+    if (outage_.active && now >= outage_.next_log) {
+      log::Error("{} (for {}; {} write request(s) refused in the last {})", outage_.error,
+                 FormatDuration(now - outage_.since), outage_.refused_since_log, FormatDuration(opts_.outage_log_ms));
+      outage_.refused_since_log = 0;
+      outage_.next_log = now + opts_.outage_log_ms;
+    }
     Incoming in;
     for (size_t n = 0; n < opts_.max_batch && Receive(&in); ++n) {
       auto m = Decode(in.payload);
       if (!m.ok()) {
         ++stats_.bad_frames;
-        replies_.emplace_back(in, EncodeError(0, m.status()));
+        // Answer the request that was sent whenever its header can be read.
+        replies_.push_back(Reply{in, PeekRequestId(in.payload), false, EncodeError(PeekRequestId(in.payload), m.status())});
         continue;
       }
       if (authorize_) {
         Status st = authorize_(in.peer, m->type);
         if (!st.ok()) {
           ++stats_.errors;
-          replies_.emplace_back(in, EncodeError(m->request_id, st));
+          replies_.push_back(Reply{in, m->request_id, false, EncodeError(m->request_id, st)});
           continue;
         }
       }
-      if (IsRead(m->type)) reads_.emplace_back(in, std::move(*m));
-      else HandleWrite(in, *m);
+      if (IsRead(m->type)) {
+        reads_.emplace_back(in, std::move(*m));
+      } else if (!writes_allowed) {
+        if (m->type == MsgType::kError || m->type == MsgType::kAck) continue;
+        ++stats_.refused_no_space;
+        ++outage_.refused_since_log;
+        replies_.push_back(Reply{in, m->request_id, false, EncodeError(m->request_id, OutOfSpace())});
+      } else {
+        HandleWrite(in, *m);
+      }
     }
     now = clock_->NowMs();
-    if (now >= next_tick) {
+    // No heartbeat checks while the disk is full: a loss could not be recorded, and workers
+    // cannot register meanwhile, so they would all look lost when space returns.
+    if (now >= next_tick && !outage_.active) {
       core_->Tick();
       next_tick = now + opts_.tick_ms;
     }
-    core_->Schedule();
+    if (writes_allowed) core_->Schedule();
     if (core_->HasPendingWrites()) {
-      RITSU_RETURN_IF_ERROR(core_->Commit().Annotate("committing to the store (ritsud stops; restart it to recover)"));
-      ++stats_.commits;
+      Status fatal;
+      if (!CommitTurn(&fatal)) return fatal;
     }
-    for (auto& [to, frame] : replies_) Send(to.peer, to.req_delimiter, frame);
+    for (auto& r : replies_) Send(r.to.peer, r.to.req_delimiter, r.frame);
     replies_.clear();
-    for (auto& out : core_->TakeOutbox()) Send(Peer{out.routing_id, {}}, false, out.frame);
+    for (auto& out : core_->TakeOutbox()) Send(Peer{out.routing_id, {}, {}}, false, out.frame);
     for (auto& [from, m] : reads_) HandleRead(from, m);
     reads_.clear();
     WakeParked(core_->TakeTouched(), true);

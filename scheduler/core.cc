@@ -13,6 +13,12 @@ namespace ritsu::sched {
 namespace {
 
 constexpr size_t kDefaultStatusLimit = 1000;
+constexpr size_t kMaxNameInReason = 80;
+
+// Names are free text of any length: quote at most a short piece of one in a reason.
+std::string Clip(const std::string& s, size_t n = kMaxNameInReason) {
+  return s.size() <= n ? s : s.substr(0, n) + "...";
+}
 constexpr const char* kFreshReason = "waiting for the next scheduling pass";
 constexpr size_t kDefaultLogBytes = 1 << 20;
 constexpr size_t kMaxLogBytes = 4 << 20;
@@ -52,7 +58,8 @@ Status Core::Load() {
   RITSU_ASSIGN_OR_RETURN(auto sweeps, store_->LoadSweeps());
   for (auto& s : sweeps) sweeps_[s.id] = std::move(s);
 
-  for (TaskState st : {TaskState::kPending, TaskState::kQueued, TaskState::kAssigned, TaskState::kRunning}) {
+  for (TaskState st : {TaskState::kPending, TaskState::kQueued, TaskState::kAssigned, TaskState::kRunning,
+                       TaskState::kCancelling}) {
     RITSU_ASSIGN_OR_RETURN(auto ids, store_->TasksInState(st, 0));
     for (TaskId id : ids) {
       RITSU_ASSIGN_OR_RETURN(auto rec, store_->GetTask(id));
@@ -60,7 +67,7 @@ Status Core::Load() {
       ActiveTask at;
       at.rec = std::move(*rec);
       if (st == TaskState::kQueued) queue_[{-static_cast<int64_t>(at.rec.spec.priority), at.rec.seq}] = id;
-      if (st == TaskState::kAssigned || st == TaskState::kRunning) {
+      if (st == TaskState::kAssigned || st == TaskState::kRunning || st == TaskState::kCancelling) {
         RITSU_ASSIGN_OR_RETURN(auto a, store_->GetAttempt(id, at.rec.attempt));
         if (!a) return Status::Corruption(fmt::format("task {} is {} but attempt {} is not stored", id, TaskStateName(st), at.rec.attempt));
         WorkerRt& w = workers_[a->worker];
@@ -123,6 +130,9 @@ Result<TaskRecord> Core::GetAny(TaskId id) {
 
 Result<TaskRecord> Core::GetTask(TaskId id) { return GetAny(id); }
 
+// The one place a task changes state: counts, queue keys, the stored record and its state
+// index, long-poll wake-ups, cancel messages, and the effect on dependents all follow from here.
+// A final task may come back (retry): it must have been put into active_ with its final state.
 void Core::Transition(TaskId id, TaskState to, const std::string& reason) {
   // Worklist so a failed task cancelling a long chain does not recurse deeply.
   std::vector<std::tuple<TaskId, TaskState, std::string>> work{{id, to, reason}};
@@ -133,7 +143,9 @@ void Core::Transition(TaskId id, TaskState to, const std::string& reason) {
     if (it == active_.end()) continue;  // already final
     TaskRecord& r = it->second.rec;
     TaskState from = r.state;
+    if (from == state && state == TaskState::kCancelling) continue;  // already being cancelled
     if (from == TaskState::kQueued) queue_.erase({-static_cast<int64_t>(r.spec.priority), r.seq});
+    if (IsTerminal(from)) written_final_.erase(tid);  // revived by retry
     --meta_.counts[static_cast<int>(from)];
     ++meta_.counts[static_cast<int>(state)];
     r.state = state;
@@ -146,38 +158,50 @@ void Core::Transition(TaskId id, TaskState to, const std::string& reason) {
     }
     store_->PutTask(batch_, r, from);
     touched_.insert(tid);
-    if (!IsTerminal(state)) continue;
-
-    TaskRecord done = std::move(r);
-    active_.erase(it);
-    auto deps = dependents_.find(tid);
-    std::vector<TaskId> waiting = deps == dependents_.end() ? std::vector<TaskId>{} : std::move(deps->second);
-    if (deps != dependents_.end()) dependents_.erase(deps);
-    for (TaskId d : waiting) {
-      auto dit = active_.find(d);
-      if (dit == active_.end()) continue;
-      if (state == TaskState::kSucceeded) {
-        dit->second.waiting_on.erase(tid);
-        if (dit->second.waiting_on.empty() && dit->second.rec.state == TaskState::kPending) {
-          work.emplace_back(d, TaskState::kQueued, "");
-        }
-      } else {
-        work.emplace_back(d, TaskState::kCancelled,
-                          fmt::format("dependency {} ({}) ended {}", tid, done.spec.name, TaskStateName(state)));
+    // An attempt that may have processes: tell its worker to stop it. The slot stays busy (the
+    // attempt stays in the worker's `running`) until the worker reports it finished.
+    if (state == TaskState::kCancelling) {
+      auto w = workers_.find(r.worker);
+      if (w != workers_.end() && w->second.running.count({tid, r.attempt})) {
+        SendCancel(w->second, tid, r.attempt, r.spec.kill_grace_ms, why);
       }
     }
-    // A cancelled task may still run on a worker: tell the worker to stop it.
-    if (state == TaskState::kCancelled && (from == TaskState::kAssigned || from == TaskState::kRunning)) {
-      auto w = workers_.find(done.worker);
-      if (w != workers_.end()) SendCancel(w->second, tid, done.attempt, why);
+    // Dependents learn the outcome as soon as it is certain: a task being cancelled will end
+    // CANCELLED whatever its process does now.
+    if (IsTerminal(state) || state == TaskState::kCancelling) {
+      auto deps = dependents_.find(tid);
+      std::vector<TaskId> waiting = deps == dependents_.end() ? std::vector<TaskId>{} : std::move(deps->second);
+      if (deps != dependents_.end()) dependents_.erase(deps);
+      TaskState outcome = state == TaskState::kCancelling ? TaskState::kCancelled : state;
+      for (TaskId d : waiting) {
+        auto dit = active_.find(d);
+        if (dit == active_.end()) continue;
+        if (outcome == TaskState::kSucceeded) {
+          dit->second.waiting_on.erase(tid);
+          if (dit->second.waiting_on.empty() && dit->second.rec.state == TaskState::kPending) {
+            work.emplace_back(d, TaskState::kQueued, "");
+          }
+        } else {
+          work.emplace_back(d, CancelledStateOf(dit->second.rec.state),
+                            fmt::format("dependency {} ({}) ended {}", tid, Clip(r.spec.name), TaskStateName(outcome)));
+        }
+      }
     }
-    written_final_[tid] = std::move(done);
+    if (!IsTerminal(state)) continue;
+    written_final_[tid] = std::move(r);
+    active_.erase(it);
   }
 }
 
-void Core::SendCancel(WorkerRt& w, TaskId id, uint32_t attempt, const std::string& reason) {
-  if (w.routing_id.empty()) return;  // it will be told in its register/heartbeat reply
-  CancelTask c{id, attempt, opts_.cancel_grace_ms, reason};
+// Cancelling a task that may have processes goes through CANCELLING; anything else ends at once.
+TaskState Core::CancelledStateOf(TaskState s) {
+  return s == TaskState::kAssigned || s == TaskState::kRunning || s == TaskState::kCancelling
+             ? TaskState::kCancelling : TaskState::kCancelled;
+}
+
+void Core::SendCancel(WorkerRt& w, TaskId id, uint32_t attempt, int64_t grace_ms, const std::string& reason) {
+  if (w.routing_id.empty()) return;  // it will be told in its register reply
+  CancelTask c{id, attempt, grace_ms, reason};
   outbox_.push_back(Outbound{w.routing_id, Encode(0, c)});
 }
 
@@ -216,13 +240,25 @@ void Core::FinishAttemptOf(WorkerRt& w, AttemptKeyT key, const std::string& why_
   store_->PutAttempt(batch_, key.first, a);
   schedule_needed_ = true;
   TaskRecord* r = Active(key.first);
-  if (r && r->attempt == key.second &&
-      (r->state == TaskState::kAssigned || r->state == TaskState::kRunning)) {
-    // The process never started: the task did not run, so this try is not counted.
+  if (r && r->attempt == key.second && r->state == TaskState::kCancelling) {
+    // Its processes are gone with the worker (or the worker no longer runs them).
+    Transition(key.first, TaskState::kCancelled, r->reason);
+  } else if (r && r->attempt == key.second &&
+             (r->state == TaskState::kAssigned || r->state == TaskState::kRunning)) {
     if (a.started_ms == 0) {
+      // The process never started: the task did not run, so this try does not count against
+      // max_attempts. Such losses have their own limit, or a worker that takes assignments
+      // and never starts them would requeue the task forever.
       ++r->unstarted_attempts;
-      Transition(key.first, TaskState::kQueued,
-                 fmt::format("attempt {} never started ({}); queued again", key.second, why_lost));
+      if (r->unstarted_attempts >= kMaxUnstartedAttempts) {
+        Transition(key.first, TaskState::kFailed,
+                   fmt::format("{} attempts were lost before their process started (last: attempt {}, {}); "
+                               "check the workers (ritsu workers) and retry it",
+                               r->unstarted_attempts, key.second, why_lost));
+      } else {
+        Transition(key.first, TaskState::kQueued,
+                   fmt::format("attempt {} never started ({}); queued again", key.second, why_lost));
+      }
     } else {
       RetryOrFail(key.first, why_lost);
     }
@@ -251,13 +287,30 @@ Result<RegisterReply> Core::OnRegister(const Peer& p, const Register& m) {
       return Status::InvalidArgument(fmt::format("register: worker '{}' has an empty or duplicate slot id '{}'", m.name, s.id));
     }
   }
-  WorkerRt& w = workers_[m.name];
   TimeMs now = clock_->NowMs();
+  if (auto held = workers_.find(m.name); held != workers_.end()) {
+    // Two workers may not share a name (it defaults to the host name, so two on one host
+    // collide by accident): a live holder keeps it unless this is the same worker restarted.
+    const WorkerRt& h = held->second;
+    bool live = h.info.state != WorkerState::kLost && !h.routing_id.empty() && h.routing_id != p.routing_id &&
+                now - h.info.last_heartbeat_ms <= opts_.heartbeat_timeout_ms;
+    bool same_instance = !m.instance_id.empty() && m.instance_id == h.info.instance_id;
+    if (live && !same_instance) {
+      return Status::AlreadyExists(fmt::format(
+          "worker name '{}' is held by a live worker (connected from {}, host {}, last heartbeat {} ago); "
+          "choose another --name",
+          m.name, h.address.empty() ? "an unknown address" : h.address, h.info.host.empty() ? "?" : h.info.host,
+          FormatDuration(now - h.info.last_heartbeat_ms)));
+    }
+  }
+  WorkerRt& w = workers_[m.name];
   if (!w.routing_id.empty() && w.routing_id != p.routing_id) worker_by_routing_.erase(w.routing_id);
   w.routing_id = p.routing_id;
+  w.address = p.address;
   worker_by_routing_[p.routing_id] = m.name;
   w.info.name = m.name;
   w.info.host = m.host;
+  w.info.instance_id = m.instance_id;
   w.info.slots = m.slots;
   w.info.tags = m.tags;
   if (w.info.registered_ms == 0 || w.info.state == WorkerState::kLost) w.info.registered_ms = now;
@@ -275,6 +328,8 @@ Result<RegisterReply> Core::OnRegister(const Peer& p, const Register& m) {
     reported.insert(k);
     auto it = w.running.find(k);
     TaskRecord* r = Active(ref.task_id);
+    // A CANCELLING attempt is not wanted either: it is told to stop (again), and stays on the
+    // slot until reported finished.
     bool wanted = it != w.running.end() && r && r->attempt == ref.attempt &&
                   (r->state == TaskState::kAssigned || r->state == TaskState::kRunning);
     if (!wanted) {
@@ -292,7 +347,10 @@ Result<RegisterReply> Core::OnRegister(const Peer& p, const Register& m) {
   for (const auto& [k, a] : w.running) {
     if (!reported.count(k)) {
       TaskRecord* r = Active(k.first);
-      if (r && r->state != TaskState::kAssigned && r->state != TaskState::kRunning) continue;
+      if (r && r->state != TaskState::kAssigned && r->state != TaskState::kRunning &&
+          r->state != TaskState::kCancelling) {
+        continue;
+      }
       lost.push_back(k);
     }
   }
@@ -314,10 +372,11 @@ Result<HeartbeatReply> Core::OnHeartbeat(const Peer& p, const Heartbeat& m) {
     return reply;
   }
   WorkerRt& w = it->second;
-  if (w.routing_id != p.routing_id) {  // reconnected on a new socket
-    worker_by_routing_.erase(w.routing_id);
-    w.routing_id = p.routing_id;
-    worker_by_routing_[p.routing_id] = w.info.name;
+  if (w.routing_id != p.routing_id) {
+    // Another connection: a reconnect of the same worker, or another worker using its name.
+    // Only a register (with its instance id) may move the name to this connection.
+    reply.reregister = true;
+    return reply;
   }
   TimeMs now = clock_->NowMs();
   w.info.last_heartbeat_ms = now;
@@ -416,7 +475,10 @@ Result<Ack> Core::OnFinished(const Peer& p, const Finished& m) {
   schedule_needed_ = true;
   touched_.insert(m.task_id);
   TaskRecord* r = Active(m.task_id);
-  if (r && r->attempt == m.attempt && (r->state == TaskState::kAssigned || r->state == TaskState::kRunning)) {
+  if (r && r->attempt == m.attempt && r->state == TaskState::kCancelling) {
+    r->exit_code = m.exit_code;
+    Transition(m.task_id, TaskState::kCancelled, r->reason);  // its processes are gone now
+  } else if (r && r->attempt == m.attempt && (r->state == TaskState::kAssigned || r->state == TaskState::kRunning)) {
     r->exit_code = m.exit_code;
     r->metrics_json = m.metrics_json;
     if (success) Transition(m.task_id, TaskState::kSucceeded, "");
@@ -428,7 +490,8 @@ Result<Ack> Core::OnFinished(const Peer& p, const Finished& m) {
 // ---------------------------------------------------------------------------------------------
 // Client requests
 
-Result<std::vector<TaskId>> Core::CreateTasks(std::vector<TaskSpec> specs, SweepId sweep) {
+Result<std::vector<TaskId>> Core::CreateTasks(std::vector<TaskSpec> specs, SweepId sweep,
+                                              std::vector<SubmitCancelled>* cancelled) {
   if (specs.empty()) return Status::InvalidArgument("submit: no tasks given");
   if (specs.size() > kMaxSubmitBatch) return Status::InvalidArgument("submit: too many tasks in one batch");
   // Validate everything before changing anything: a batch is stored whole or not at all.
@@ -445,7 +508,9 @@ Result<std::vector<TaskId>> Core::CreateTasks(std::vector<TaskSpec> specs, Sweep
       if (dep == 0 || dep >= meta_.next_task_id) {
         return Status::NotFound(fmt::format("{}.after: task {} does not exist", where, dep));
       }
-      if (!Active(dep) && !ended_deps.count(dep)) {
+      if (const TaskRecord* a = Active(dep); a && a->state == TaskState::kCancelling) {
+        ended_deps[dep] = {TaskState::kCancelled, a->spec.name};  // it will end CANCELLED
+      } else if (!a && !ended_deps.count(dep)) {
         RITSU_ASSIGN_OR_RETURN(TaskRecord d, GetAny(dep));
         ended_deps[dep] = {d.state, d.spec.name};
       }
@@ -489,19 +554,20 @@ Result<std::vector<TaskId>> Core::CreateTasks(std::vector<TaskSpec> specs, Sweep
     std::string failed_dep;
     for (TaskId dep : s.after) {
       store_->PutDependency(batch_, dep, ids[i]);
-      if (active_.count(dep) || (dep >= first && dep < first + specs.size())) {
+      if ((active_.count(dep) && !ended_deps.count(dep)) || (dep >= first && dep < first + specs.size())) {
         at.waiting_on.insert(dep);
         dependents_[dep].push_back(ids[i]);
         continue;
       }
       const auto& [dstate, dname] = ended_deps.at(dep);
       if (dstate != TaskState::kSucceeded && failed_dep.empty()) {
-        failed_dep = fmt::format("dependency {} ({}) ended {}", dep, dname, TaskStateName(dstate));
+        failed_dep = fmt::format("dependency {} ({}) ended {}", dep, Clip(dname), TaskStateName(dstate));
       }
     }
     at.rec.spec = std::move(s);
     at.rec.state = at.waiting_on.empty() ? TaskState::kQueued : TaskState::kPending;
     at.rec.reason = at.rec.state == TaskState::kQueued ? kFreshReason : "";
+    // A new task enters here; every later state change goes through Transition.
     ++meta_.counts[static_cast<int>(at.rec.state)];
     store_->PutTask(batch_, at.rec, std::nullopt);
     if (at.rec.state == TaskState::kQueued) {
@@ -512,7 +578,10 @@ Result<std::vector<TaskId>> Core::CreateTasks(std::vector<TaskSpec> specs, Sweep
     if (!failed_dep.empty()) { to_cancel.push_back(ids[i]); cancel_reason.push_back(failed_dep); }
     active_[ids[i]] = std::move(at);
   }
-  for (size_t i = 0; i < to_cancel.size(); ++i) Transition(to_cancel[i], TaskState::kCancelled, cancel_reason[i]);
+  for (size_t i = 0; i < to_cancel.size(); ++i) {
+    Transition(to_cancel[i], TaskState::kCancelled, cancel_reason[i]);
+    if (cancelled) cancelled->push_back(SubmitCancelled{to_cancel[i], cancel_reason[i]});
+  }
   return ids;
 }
 
@@ -520,8 +589,9 @@ Result<SubmitReply> Core::OnSubmit(const Submit& m) {
   for (size_t i = 0; i < m.tasks.size(); ++i) {
     if (m.tasks[i].sweep_id != 0) return Status::InvalidArgument(fmt::format("tasks[{}].sweep_id: set by the scheduler, leave 0", i));
   }
-  RITSU_ASSIGN_OR_RETURN(auto ids, CreateTasks(m.tasks, 0));
-  return SubmitReply{std::move(ids)};
+  SubmitReply reply;
+  RITSU_ASSIGN_OR_RETURN(reply.ids, CreateTasks(m.tasks, 0, &reply.cancelled));
+  return reply;
 }
 
 Result<CancelReply> Core::OnCancel(const Cancel& m) {
@@ -542,7 +612,10 @@ Result<CancelReply> Core::OnCancel(const Cancel& m) {
   // Decide before changing anything: cancelling one task cascades to its dependents, which
   // still count as cancelled by this request.
   for (TaskId id : ids) (Active(id) ? reply.cancelled : reply.already_final).push_back(id);
-  for (TaskId id : reply.cancelled) Transition(id, TaskState::kCancelled, reason);
+  for (TaskId id : reply.cancelled) {
+    // An earlier one of this request may have cancelled it already (it depended on that one).
+    if (const TaskRecord* r = Active(id)) Transition(id, CancelledStateOf(r->state), reason);
+  }
   return reply;
 }
 
@@ -564,25 +637,14 @@ Result<RetryReply> Core::OnRetry(const Retry& m) {
                                                     m.task_id, dep, TaskStateName(d.state)));
     }
   }
-  written_final_.erase(m.task_id);
-  TaskState old = r.state;
   r.spec.max_attempts = std::max(r.spec.max_attempts, r.attempt + 1);
-  r.state = at.waiting_on.empty() ? TaskState::kQueued : TaskState::kPending;
-  r.reason = "retried by user";
-  r.updated_ms = clock_->NowMs();
-  --meta_.counts[static_cast<int>(old)];
-  ++meta_.counts[static_cast<int>(r.state)];
-  store_->PutTask(batch_, r, old);
+  r.unstarted_attempts = 0;  // a fresh allowance of assignments lost before starting
+  TaskState to = at.waiting_on.empty() ? TaskState::kQueued : TaskState::kPending;
   for (TaskId dep : at.waiting_on) dependents_[dep].push_back(m.task_id);
-  if (r.state == TaskState::kQueued) {
-    queue_[{-static_cast<int64_t>(r.spec.priority), r.seq}] = m.task_id;
-    schedule_needed_ = true;
-  }
-  touched_.insert(m.task_id);
-  RetryReply reply{m.task_id, r.state};
-  at.rec = std::move(r);
+  at.rec = std::move(r);  // still in its final state: Transition brings it back
   active_[m.task_id] = std::move(at);
-  return reply;
+  Transition(m.task_id, to, "retried by user");
+  return RetryReply{m.task_id, to};
 }
 
 Result<Ack> Core::OnDrain(const Drain& m) {
@@ -612,7 +674,7 @@ Result<SweepSubmitReply> Core::OnSweepSubmit(const SweepSubmit& m) {
     }
   }
   SweepId sid = meta_.next_sweep_id;
-  RITSU_ASSIGN_OR_RETURN(auto ids, CreateTasks(std::move(specs), sid));
+  RITSU_ASSIGN_OR_RETURN(auto ids, CreateTasks(std::move(specs), sid, nullptr));
   ++meta_.next_sweep_id;
   SweepRecord rec;
   rec.id = sid;
@@ -759,6 +821,29 @@ Status Core::Commit() {
   return st;
 }
 
+Status Core::Reload() {
+  batch_.Clear();
+  active_.clear();
+  written_final_.clear();
+  queue_.clear();
+  dependents_.clear();
+  workers_.clear();
+  worker_by_routing_.clear();
+  sweeps_.clear();
+  dirty_attempts_.clear();
+  outbox_.clear();
+  fresh_queued_.clear();
+  schedule_needed_ = true;
+  return Load();
+}
+
+void Core::GraceWorkers() {
+  TimeMs now = clock_->NowMs();
+  for (auto& [name, w] : workers_) {
+    if (w.info.state != WorkerState::kLost) w.info.last_heartbeat_ms = now;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reads
 
@@ -779,30 +864,76 @@ TaskRow Core::RowOf(const TaskRecord& r) const {
   return row;
 }
 
+// Paging: a list reply stops before its rows would pass the frame limit and returns a cursor.
+namespace {
+
+template <typename T>
+size_t EncodedSize(const T& v) {
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, v);
+  return buf.size();
+}
+
+// A single row may not take more than a quarter of a page: its free-text fields are cut.
+void FitRow(TaskRow& row, size_t budget) {
+  if (EncodedSize(row) <= budget / 4) return;
+  constexpr size_t kKeep = 4096;
+  if (row.name.size() > kKeep) row.name = row.name.substr(0, kKeep) + "...(cut: use ritsu show)";
+  if (row.reason.size() > kKeep) row.reason = row.reason.substr(0, kKeep) + "...(cut: use ritsu show)";
+  if (row.metrics_json.size() > kKeep) row.metrics_json.clear();
+}
+
+Result<uint64_t> ParseCursor(const std::string& cursor, const char* what) {
+  try {
+    size_t used = 0;
+    uint64_t v = std::stoull(cursor, &used);
+    if (used == cursor.size() && !cursor.empty() && cursor[0] != '-') return v;
+  } catch (const std::exception&) {
+  }
+  return Status::InvalidArgument(fmt::format("{}.cursor: '{}' is not a cursor this scheduler returned", what, Clip(cursor)));
+}
+
+}  // namespace
+
 Result<StatusReply> Core::OnStatus(const StatusRequest& m) {
   StatusReply reply;
   reply.counts = CountsMap(meta_.counts);
   if (m.summary_only) return reply;
   size_t limit = m.limit ? m.limit : kDefaultStatusLimit;
+  TaskId below = 0;  // rows are newest first: a page continues below the last id it sent
+  if (!m.cursor.empty()) {
+    RITSU_ASSIGN_OR_RETURN(below, ParseCursor(m.cursor, "status"));
+  }
   std::vector<TaskId> ids;
   if (m.sweep_id != 0) {
     if (!sweeps_.count(m.sweep_id)) return Status::NotFound(fmt::format("sweep {} does not exist", m.sweep_id));
     RITSU_ASSIGN_OR_RETURN(ids, store_->TasksOfSweep(m.sweep_id));
     std::reverse(ids.begin(), ids.end());
+    if (below) std::erase_if(ids, [&](TaskId id) { return id >= below; });
   } else if (!m.states.empty()) {
     for (TaskState st : m.states) {
-      RITSU_ASSIGN_OR_RETURN(auto part, store_->TasksInState(st, limit + 1));
+      RITSU_ASSIGN_OR_RETURN(auto part, store_->TasksInState(st, limit + 1, below));
       ids.insert(ids.end(), part.begin(), part.end());
     }
     std::sort(ids.rbegin(), ids.rend());
   } else {
-    for (TaskId id = meta_.next_task_id - 1; id >= 1 && ids.size() <= limit; --id) ids.push_back(id);
+    TaskId top = below ? std::min(below, meta_.next_task_id) : meta_.next_task_id;
+    for (TaskId id = top - 1; id >= 1 && ids.size() <= limit; --id) ids.push_back(id);
   }
+  size_t used = 0;
   for (TaskId id : ids) {
     RITSU_ASSIGN_OR_RETURN(TaskRecord r, GetAny(id));
     if (!m.states.empty() && std::find(m.states.begin(), m.states.end(), r.state) == m.states.end()) continue;
     if (reply.tasks.size() >= limit) { reply.truncated = true; break; }
-    reply.tasks.push_back(RowOf(r));
+    TaskRow row = RowOf(r);
+    FitRow(row, opts_.max_reply_bytes);
+    size_t size = EncodedSize(row);
+    if (!reply.tasks.empty() && used + size > opts_.max_reply_bytes) {
+      reply.next_cursor = std::to_string(reply.tasks.back().id);
+      break;
+    }
+    used += size;
+    reply.tasks.push_back(std::move(row));
   }
   return reply;
 }
@@ -869,7 +1000,10 @@ Result<std::optional<LogsReply>> Core::OnLogs(const Logs& m) {
 
 Result<WorkersReply> Core::OnWorkers(const Workers& m) {
   WorkersReply reply;
-  for (auto& [name, w] : workers_) {
+  size_t used = 0;
+  // Workers by name; a page continues after the last name it sent.
+  for (auto it = m.cursor.empty() ? workers_.begin() : workers_.upper_bound(m.cursor); it != workers_.end(); ++it) {
+    const auto& [name, w] = *it;
     if (!m.include_lost && w.info.state == WorkerState::kLost) continue;
     WorkerInfo info = w.info;
     info.running.clear();
@@ -879,6 +1013,12 @@ Result<WorkersReply> Core::OnWorkers(const Workers& m) {
       info.busy_slots.insert(info.busy_slots.end(), a.slots.begin(), a.slots.end());
     }
     if (info.state != WorkerState::kLost) info.state = w.drained ? WorkerState::kDraining : WorkerState::kAlive;
+    size_t size = EncodedSize(info);
+    if (!reply.workers.empty() && used + size > opts_.max_reply_bytes) {
+      reply.next_cursor = reply.workers.back().name;
+      break;
+    }
+    used += size;
     reply.workers.push_back(std::move(info));
   }
   return reply;
@@ -894,7 +1034,7 @@ Result<ExplainReply> Core::OnExplain(const Explain& m) {
         RITSU_ASSIGN_OR_RETURN(TaskRecord d, GetAny(dep));
         if (d.state == TaskState::kSucceeded) continue;
         std::string where = d.worker.empty() ? "" : fmt::format(" on worker {}", d.worker);
-        out.push_back(fmt::format("waits for task {} ({}), which is {}{}", dep, d.spec.name, TaskStateName(d.state), where));
+        out.push_back(fmt::format("waits for task {} ({}), which is {}{}", dep, Clip(d.spec.name), TaskStateName(d.state), where));
       }
       break;
     case TaskState::kQueued: {
@@ -915,6 +1055,13 @@ Result<ExplainReply> Core::OnExplain(const Explain& m) {
       break;
     case TaskState::kRunning:
       out.push_back(fmt::format("running on worker {} (attempt {} of {})", r.worker, r.attempt, r.spec.max_attempts));
+      break;
+    case TaskState::kCancelling:
+      out.push_back(r.reason.empty() ? "cancelled" : r.reason);
+      out.push_back(fmt::format("waiting for worker {} to report attempt {} ended (its processes are stopped after "
+                                "SIGTERM and a grace of {}); its slot stays busy until then",
+                                r.worker, r.attempt,
+                                r.spec.kill_grace_ms ? FormatDuration(r.spec.kill_grace_ms) : "the worker's --kill-grace"));
       break;
     default:
       out.push_back(r.reason.empty() ? fmt::format("ended {}", TaskStateName(r.state)) : r.reason);
@@ -942,16 +1089,31 @@ Result<SweepStatusReply> Core::OnSweepStatus(const SweepStatus& m) {
   reply.sweep_id = s.id;
   reply.name = s.name;
   reply.max_concurrent = s.max_concurrent;
+  uint64_t first = 0;  // a page continues at this trial index
+  if (!m.cursor.empty()) {
+    RITSU_ASSIGN_OR_RETURN(first, ParseCursor(m.cursor, "sweep_status"));
+  }
   std::array<uint64_t, kNumTaskStates> counts{};
-  for (const auto& t : s.trials) {
+  size_t used = 0;
+  bool full = false;
+  for (size_t i = 0; i < s.trials.size(); ++i) {
+    const auto& t = s.trials[i];
     SweepTrialRow row;
     row.trial = t.trial;
     row.params = t.params;
     for (const auto& st : t.steps) {
       RITSU_ASSIGN_OR_RETURN(TaskRecord r, GetAny(st.task_id));
-      ++counts[static_cast<int>(r.state)];
+      ++counts[static_cast<int>(r.state)];  // counts cover the whole sweep on every page
       row.steps.push_back(SweepTaskCell{st.step, st.task_id, r.state, r.metrics_json});
     }
+    if (i < first || full) continue;
+    size_t size = EncodedSize(row);
+    if (!reply.trials.empty() && used + size > opts_.max_reply_bytes) {
+      reply.next_cursor = std::to_string(i);
+      full = true;
+      continue;
+    }
+    used += size;
     reply.trials.push_back(std::move(row));
   }
   reply.counts = CountsMap(counts);

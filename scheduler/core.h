@@ -5,8 +5,9 @@
 //
 // Durability rule: handlers change memory at once and add their writes to one pending batch.
 // The caller must Commit() before sending any reply or outbound message produced since the last
-// commit, so nobody is told about a state that is not on disk. If Commit fails the process must
-// exit: memory is then ahead of disk, and a restart reloads the last durable state.
+// commit, so nobody is told about a state that is not on disk. If Commit fails, memory is ahead
+// of disk: the caller either exits (a restart reloads the last durable state) or calls Reload,
+// which does the same in place (the broker does that when the disk is full).
 #pragma once
 
 #include <map>
@@ -30,6 +31,7 @@ namespace ritsu::sched {
 struct Peer {
   std::string routing_id;
   std::string user_id;
+  std::string address;  // the remote IP ("Peer-Address"), for messages only; may be empty
 };
 
 // A message the scheduler sends on its own (assign, cancel_task) to a worker's routing id.
@@ -41,8 +43,10 @@ struct Outbound {
 struct CoreOptions {
   int64_t heartbeat_interval_ms = 1000;
   int64_t heartbeat_timeout_ms = 10000;
-  int64_t cancel_grace_ms = 10000;
   uint32_t reserve_after = 3;
+  // Rows of one list reply (status, workers, sweep_status) stop here; the rest is paged. Leaves
+  // room under kMaxFrameBytes for the frame header and the reply's other fields.
+  size_t max_reply_bytes = kMaxFrameBytes - (256u << 10);
   std::string scheduler_id = "ritsud";  // random per start (see RegisterReply)
 };
 
@@ -73,6 +77,13 @@ class Core {
 
   // Writes the pending batch (with counters) with a synced WAL. No-op when nothing changed.
   Status Commit();
+  // After a failed Commit: forgets every change made since the last good one by reloading the
+  // state from the store (and drops the outbox). Connections are forgotten too: workers are
+  // asked to register again. Non-OK only when the store cannot be read.
+  Status Reload();
+  // Gives every known worker a full heartbeat timeout from now (after a store outage, during
+  // which their heartbeats could not be taken).
+  void GraceWorkers();
   bool HasPendingWrites() const { return !batch_.empty() || !dirty_attempts_.empty(); }
   std::vector<Outbound> TakeOutbox() { return std::exchange(outbox_, {}); }
   // Tasks whose state or log changed since the last call (wakes long polls).
@@ -103,6 +114,7 @@ class Core {
   struct WorkerRt {
     WorkerInfo info;
     std::string routing_id;          // empty until it registers with this ritsud process
+    std::string address;             // its connection's remote address (messages only)
     bool drained = false;
     std::map<AttemptKeyT, Attempt> running;  // attempts on it (ASSIGNED/RUNNING, or cancelled
                                              // but not yet reported finished)
@@ -111,13 +123,16 @@ class Core {
   TaskRecord* Active(TaskId id);
   WorkerRt* WorkerByPeer(const Peer& p);
   Result<TaskRecord> GetAny(TaskId id);   // active, written in this batch, or stored
+  // Every task-state change (see core.cc).
   void Transition(TaskId id, TaskState to, const std::string& reason);
+  static TaskState CancelledStateOf(TaskState s);
   void FinishAttemptOf(WorkerRt& w, AttemptKeyT key, const std::string& why_lost);
   void RetryOrFail(TaskId id, const std::string& reason);
   void LoseWorker(WorkerRt& w, const std::string& why);
   void PutWorker(WorkerRt& w);
-  void SendCancel(WorkerRt& w, TaskId id, uint32_t attempt, const std::string& reason);
-  Result<std::vector<TaskId>> CreateTasks(std::vector<TaskSpec> specs, SweepId sweep);
+  void SendCancel(WorkerRt& w, TaskId id, uint32_t attempt, int64_t grace_ms, const std::string& reason);
+  Result<std::vector<TaskId>> CreateTasks(std::vector<TaskSpec> specs, SweepId sweep,
+                                          std::vector<SubmitCancelled>* cancelled);
   TaskRow RowOf(const TaskRecord& r) const;
   std::vector<MatchWorker> MatchWorkers() const;
   std::optional<std::string> RunningWorkerOf(TaskId id, uint32_t attempt) const;

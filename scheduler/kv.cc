@@ -1,10 +1,23 @@
 // CfName and the in-memory Kv.
 #include <algorithm>
 #include <map>
+#include <string_view>
 
 #include "scheduler/kv.h"
 
 namespace ritsu::sched {
+
+namespace {
+constexpr std::string_view kNoSpacePrefix = "scheduler store is out of space: ";
+}  // namespace
+
+Status NoSpaceError(const std::string& detail) {
+  return Status::Unavailable(std::string(kNoSpacePrefix) + detail);
+}
+
+bool IsNoSpace(const Status& s) {
+  return s.code() == Status::Code::kUnavailable && s.message().find(kNoSpacePrefix) != std::string::npos;
+}
 
 const char* CfName(Cf cf) {
   switch (cf) {

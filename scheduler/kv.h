@@ -74,7 +74,16 @@ class Kv {
   // The greatest key <= `key` that starts with `prefix`, with its value; nullopt if none.
   virtual Result<std::optional<std::pair<std::string, std::string>>> Floor(
       Cf cf, std::string_view key, std::string_view prefix) = 0;
+  // After a failed write (e.g. the disk filled): clears the store's error state so that writes
+  // can be tried again. RocksDB stops accepting writes after a failed WAL write until
+  // DB::Resume(). A no-op where there is no such state.
+  virtual Status Resume() { return Status::Ok(); }
 };
+
+// A write refused because the disk is full. ritsud keeps serving reads, refuses writes with
+// this message and tries again (scheduler/broker.cc). Code unavailable: "try again later".
+Status NoSpaceError(const std::string& detail);
+bool IsNoSpace(const Status& s);
 
 // Opens (creating if missing) a RocksDB database at `dir` with every column family. Refuses a
 // directory another process holds open ("locked by another ritsud").

@@ -13,6 +13,9 @@ namespace {
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
+  if (s.IsNoSpace() || s.ToString().find("No space left") != std::string::npos) {
+    return NoSpaceError(what + ": " + s.ToString() + " (free space on the data dir's filesystem)");
+  }
   if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
   if (s.IsNotFound()) return Status::NotFound(what + ": " + s.ToString());
   return Status::IOError(what + ": " + s.ToString());
@@ -51,8 +54,10 @@ class RocksKv : public Kv {
       : db_(std::move(db)), cfs_(std::move(cfs)) {}
   ~RocksKv() override {
     for (auto* h : cfs_) db_->DestroyColumnFamilyHandle(h);
-    db_->Close();
+    db_->Close().PermitUncheckedError();  // nothing to do about a failed close at exit
   }
+
+  Status Resume() override { return FromRocks(db_->Resume(), "resuming writes to the store"); }
 
   Status Write(const Batch& batch, bool sync) override {
     rocksdb::WriteBatch wb;

@@ -3,6 +3,8 @@
 //          [--heartbeat-interval 1s] [--reserve-after 3]
 //          (--curve-secret-key FILE --allowlist FILE | --insecure) [--config FILE]
 //          [--log-file PATH [--log-max-size 50M] [--log-keep 5]]
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -25,6 +27,16 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop = true; }
+
+// SIGHUP is what `systemctl reload` and `ritsu keys add|revoke` send. With CURVE the ZAP handler
+// replaces this with its allowlist reload; without it there is nothing to reload, but the
+// default action (terminate) must not stop the daemon. stderr is the log (capture_stderr), and
+// write(2) is safe in a signal handler.
+void OnHupNothingToReload(int) {
+  static const char kMsg[] = "ritsud: SIGHUP: nothing to reload (--insecure: no allowlist); still serving\n";
+  ssize_t n = ::write(STDERR_FILENO, kMsg, sizeof kMsg - 1);
+  (void)n;
+}
 
 constexpr const char* kUsage =
     "usage: ritsud --data-dir DIR --bind tcp://HOST:PORT [options]\n"
@@ -134,6 +146,8 @@ int main(int argc, char** argv) {
   if (!logger.ok()) return Fail(logger.status().message());
   log::Install(std::move(logger).value());
 
+  std::signal(SIGHUP, OnHupNothingToReload);
+
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec || !std::filesystem::is_directory(data_dir)) {
@@ -141,7 +155,7 @@ int main(int argc, char** argv) {
                             ec ? ec.message() : "not a directory"));
   }
   auto kv = sched::OpenRocksKv(data_dir);
-  if (!kv.ok()) return Fail(kv.status().message());
+  if (!kv.ok()) return Fail(fmt::format("--data-dir {}: {}", data_dir, kv.status().message()));
   sched::Store store(kv->get());
   if (Status st = store.Init(); !st.ok()) return Fail(fmt::format("--data-dir {}: {}", data_dir, st.message()));
   sched::SystemClock clock;
@@ -152,6 +166,7 @@ int main(int argc, char** argv) {
   sched::BrokerOptions bopts;
   bopts.bind = bind;
   sched::Broker broker(&core, &clock, bopts);
+  broker.SetKv(kv->get());
   // CURVE + ZAP (or an explicit --insecure) before the socket is bound: see auth/endpoint_security.h.
   secopts.bind = bind;
   std::string security_warning;

@@ -95,9 +95,10 @@ Result<std::optional<Attempt>> Store::GetAttempt(TaskId id, uint32_t attempt) {
   return std::optional<Attempt>(std::move(a));
 }
 
-Result<std::vector<TaskId>> Store::TasksInState(TaskState state, size_t limit) {
+Result<std::vector<TaskId>> Store::TasksInState(TaskState state, size_t limit, TaskId below) {
   std::vector<TaskId> out;
   std::string lo(1, static_cast<char>(state)), hi(1, static_cast<char>(static_cast<int>(state) + 1));
+  if (below != 0) hi = StateIndexKey(state, below);
   auto c = kv_->Scan(Cf::kStateIndex, lo, hi, /*reverse=*/true);
   for (; c->Valid() && (limit == 0 || out.size() < limit); c->Next()) out.push_back(ReadBe(c->key(), 1, 8));
   RITSU_RETURN_IF_ERROR(c->status());

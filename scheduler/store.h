@@ -42,8 +42,9 @@ class Store {
   Result<std::optional<TaskRecord>> GetTask(TaskId id);
   Result<std::vector<Attempt>> GetAttempts(TaskId id);
   Result<std::optional<Attempt>> GetAttempt(TaskId id, uint32_t attempt);
-  // Ids in `state`, newest (highest id) first, at most `limit` (0 = all).
-  Result<std::vector<TaskId>> TasksInState(TaskState state, size_t limit);
+  // Ids in `state`, newest (highest id) first, at most `limit` (0 = all), only ids < `below`
+  // when it is not 0 (paging).
+  Result<std::vector<TaskId>> TasksInState(TaskState state, size_t limit, TaskId below = 0);
   Result<std::vector<TaskId>> TasksOfSweep(SweepId sweep);
   Result<std::vector<TaskId>> Dependents(TaskId id);
   Result<std::vector<WorkerInfo>> LoadWorkers();

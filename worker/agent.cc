@@ -109,6 +109,7 @@ void Agent::SendRegister() {
   r.tags = cfg_.tags;
   r.running = RunningRefs();
   r.version = "ritsu-worker 0.1";
+  r.instance_id = cfg_.instance_id;
   register_request_id_ = next_request_id_++;
   SendFrame(Encode(register_request_id_, r));
   register_sent_ = Clock::now();
@@ -301,7 +302,8 @@ void Agent::HandleFrame(std::string_view frame) {
     case MsgType::kCancelTask: {
       auto c = msg->As<CancelTask>();
       if (!c.ok()) break;
-      CancelAttempt({c->task_id, c->attempt}, std::chrono::milliseconds(std::max<int64_t>(0, c->grace_ms)),
+      // grace_ms 0 = the task set none: this worker's --kill-grace.
+      CancelAttempt({c->task_id, c->attempt}, c->grace_ms > 0 ? std::chrono::milliseconds(c->grace_ms) : cfg_.kill_grace,
                     c->reason.empty() ? "cancelled" : c->reason);
       break;
     }
@@ -330,6 +332,13 @@ void Agent::HandleFrame(std::string_view frame) {
     case MsgType::kError: {
       auto e = msg->As<ErrorReply>();
       if (!e.ok()) break;
+      if (msg->request_id == register_request_id_ && e->code == int32_t(Status::Code::kAlreadyExists)) {
+        // Another live worker holds this name: retrying cannot help, say so and stop.
+        Log(e->message);
+        fatal_ = Status::AlreadyExists(e->message);
+        stop_.store(true);
+        break;
+      }
       if (registered_ && e->code == int32_t(Status::Code::kFailedPrecondition)) {
         // ritsud restarted and does not know this connection yet: register (and resend) now
         // instead of waiting for the next heartbeat reply to say so.
@@ -409,6 +418,7 @@ Status Agent::Run() {
   }
   Status st = spool_->Sync();
   Log("stopped");
+  if (!fatal_.ok()) return fatal_;
   return st;
 }
 

@@ -42,6 +42,7 @@ struct AgentConfig {
   std::vector<std::string> tags;
   std::string engine_path;
   std::string spool_dir;
+  std::string instance_id;               // worker/instance_id.h; sent in Register
   std::chrono::milliseconds kill_grace{std::chrono::seconds(10)};
   // Used until the first RegisterReply says otherwise.
   std::chrono::milliseconds heartbeat_interval{std::chrono::seconds(1)};
@@ -84,6 +85,7 @@ class Agent {
   AgentConfig cfg_;
   std::unique_ptr<Spool> spool_;
   std::atomic<bool> stop_{false};
+  Status fatal_;                         // why Run stops by itself (the name is taken)
   LaunchContext launch_;
 
   zmq::context_t ctx_{1};

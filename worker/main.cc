@@ -19,6 +19,7 @@
 #include "common/version.h"
 #include "worker/agent.h"
 #include "worker/gpu_discovery.h"
+#include "worker/instance_id.h"
 #include "worker/slots.h"
 #include "worker/spool.h"
 
@@ -178,6 +179,9 @@ int main(int argc, char** argv) {
 
   auto spool = ritsu::worker::Spool::Open(cfg.spool_dir);
   if (!spool.ok()) return Fail(spool.status().message());
+  auto instance = ritsu::worker::LoadOrCreateInstanceId(cfg.spool_dir);
+  if (!instance.ok()) return Fail(instance.status().message());
+  cfg.instance_id = *instance;
 
   struct sigaction sa {};
   sa.sa_handler = OnStopSignal;

@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
   double t0 = NowSec();
   InProcScheduler sched(dir);
   Conn c(ctx, sched.endpoint());
-  StatusReply first = c.Call<StatusReply>(StatusRequest{{}, 0, true, 0});
+  StatusReply first = c.Call<StatusReply>(StatusRequest{{}, 0, true, 0, {}});
   double restart = NowSec() - t0;
   uint64_t total = 0;
   for (const auto& [k, v] : first.counts) total += v;
@@ -88,12 +88,12 @@ int main(int argc, char** argv) {
   std::vector<double> sum, list;
   for (int i = 0; i < 200; ++i) {
     double s = NowSec();
-    c.Call<StatusReply>(StatusRequest{{}, 0, true, 0});
+    c.Call<StatusReply>(StatusRequest{{}, 0, true, 0, {}});
     sum.push_back((NowSec() - s) * 1e3);
   }
   for (int i = 0; i < 20; ++i) {
     double s = NowSec();
-    StatusReply r = c.Call<StatusReply>(StatusRequest{{}, 0, false, 1000});
+    StatusReply r = c.Call<StatusReply>(StatusRequest{{}, 0, false, 1000, {}});
     list.push_back((NowSec() - s) * 1e3);
     if (r.tasks.size() != 1000) { std::fprintf(stderr, "expected 1000 rows, got %zu\n", r.tasks.size()); return 1; }
   }

@@ -217,6 +217,50 @@ TEST(ProtocolTest, BodyOfWrongShapeIsRefusedByAs) {
   EXPECT_FALSE(w->As<Submit>().ok());
 }
 
+TEST(ProtocolTest, ConvertErrorsNameTheMessageAndTheField) {
+  // Register whose `slots` is a string: the error must say which field, not just "bad_cast".
+  std::string frame = RawFrame(kProtocolVersion, static_cast<uint64_t>(MsgType::kRegister), 1,
+                               [](auto& pk) {
+                                 pk.pack_map(2);
+                                 pk.pack(std::string("name"));
+                                 pk.pack(std::string("w1"));
+                                 pk.pack(std::string("slots"));
+                                 pk.pack(std::string("gpu0"));
+                               });
+  auto m = Decode(frame);
+  ASSERT_TRUE(m.ok());
+  auto r = m->As<Register>();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("'register'"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("field 'slots'"), std::string::npos) << r.status().message();
+}
+
+TEST(ProtocolTest, RequestIdIsReadableFromFramesThatDoNotDecode) {
+  // Another protocol version.
+  std::string other = RawFrame(kProtocolVersion + 1, static_cast<uint64_t>(MsgType::kStatus), 4242,
+                               [](auto& pk) { pk.pack_map(0); });
+  EXPECT_FALSE(Decode(other).ok());
+  EXPECT_EQ(PeekRequestId(other), 4242u);
+  // A submit over the batch limit ("split the batch").
+  Submit s;
+  s.tasks.resize(kMaxSubmitBatch + 1);
+  std::string big = Encode(uint64_t{1} << 40, s);
+  EXPECT_FALSE(Decode(big).ok());
+  EXPECT_EQ(PeekRequestId(big), uint64_t{1} << 40);
+  // Over the frame limit: only the header is looked at.
+  std::string huge = Encode(77, StatusRequest{}) + std::string(kMaxFrameBytes, 'x');
+  EXPECT_FALSE(Decode(huge).ok());
+  EXPECT_EQ(PeekRequestId(huge), 77u);
+  // Every small id encoding.
+  for (uint64_t id : {uint64_t{0}, uint64_t{5}, uint64_t{200}, uint64_t{70000}, uint64_t{5000000000}}) {
+    EXPECT_EQ(PeekRequestId(Encode(id, Workers{})), id);
+  }
+  // Unreadable headers give 0.
+  EXPECT_EQ(PeekRequestId(""), 0u);
+  EXPECT_EQ(PeekRequestId("hello"), 0u);
+  EXPECT_EQ(PeekRequestId(std::string("\x94\x01", 2)), 0u);
+}
+
 TEST(ProtocolTest, OversizedFramesAndChunksAreRefused) {
   std::string big(kMaxFrameBytes + 1, '\0');
   auto m = Decode(big);

@@ -1,4 +1,5 @@
 #include "common/task.h"
+#include "common/spec_check.h"
 
 #include <gtest/gtest.h>
 
@@ -18,6 +19,24 @@ TEST(TaskTest, StateAndKindNamesRoundTrip) {
   EXPECT_FALSE(ParseTaskKind("finetune").ok());
   EXPECT_TRUE(IsTerminal(TaskState::kCancelled));
   EXPECT_FALSE(IsTerminal(TaskState::kRunning));
+  // CANCELLING: stored as 7 (after every older state), not final.
+  EXPECT_EQ(static_cast<int>(TaskState::kCancelling), 7);
+  EXPECT_EQ(kNumTaskStates, 8);
+  EXPECT_STREQ(TaskStateName(TaskState::kCancelling), "CANCELLING");
+  EXPECT_FALSE(IsTerminal(TaskState::kCancelling));
+}
+
+TEST(TaskTest, KillGraceIsValidated) {
+  TaskSpec s;
+  s.argv = {"true"};
+  s.kill_grace_ms = 30'000;
+  EXPECT_TRUE(ValidateSpec(s, "t").ok());
+  s.kill_grace_ms = -1;
+  Status st = ValidateSpec(s, "tasks[0]");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("tasks[0].kill_grace_ms"), std::string::npos) << st.message();
+  s.kill_grace_ms = kMaxKillGraceMs + 1;
+  EXPECT_FALSE(ValidateSpec(s, "t").ok());
 }
 
 }  // namespace

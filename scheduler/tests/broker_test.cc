@@ -86,14 +86,36 @@ TEST_F(BrokerTest, GarbageGetsErrorsAndTheEndpointKeepsServing) {
   }
   EXPECT_GE(errors, 195);  // a random frame could decode as something valid; errors are the rule
   // Still serving.
-  auto st = Call(*c, StatusRequest{{}, 0, true, 0}, 99);
+  auto st = Call(*c, StatusRequest{{}, 0, true, 0, {}}, 99);
   ASSERT_TRUE(st.has_value());
   ASSERT_EQ(st->type, MsgType::kStatusReply);
   EXPECT_EQ(st->request_id, 99u);
   // A reply type sent as a request, and a body of the wrong shape, get errors too.
-  auto r = Call(*c, SubmitReply{{1}}, 5);
+  auto r = Call(*c, SubmitReply{{1}, {}}, 5);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->type, MsgType::kError);
+  // Frames that do not decode still answer their request when the header is readable:
+  // another protocol version, and a submit over the batch limit ("split the batch").
+  msgpack::sbuffer v2;
+  msgpack::packer<msgpack::sbuffer> pk(v2);
+  pk.pack_array(4);
+  pk.pack(kProtocolVersion + 1);
+  pk.pack(static_cast<uint32_t>(MsgType::kStatus));
+  pk.pack(uint64_t{31});
+  pk.pack_map(0);
+  c->send(zmq::buffer(std::string(v2.data(), v2.size())), zmq::send_flags::none);
+  auto version = Recv(*c);
+  ASSERT_TRUE(version.has_value());
+  EXPECT_EQ(version->type, MsgType::kError);
+  EXPECT_EQ(version->request_id, 31u);
+  EXPECT_NE(version->As<ErrorReply>()->message.find("protocol version"), std::string::npos);
+  Submit too_many;
+  too_many.tasks.resize(kMaxSubmitBatch + 1);
+  auto split = Call(*c, too_many, 32);
+  ASSERT_TRUE(split.has_value());
+  EXPECT_EQ(split->type, MsgType::kError);
+  EXPECT_EQ(split->request_id, 32u);
+  EXPECT_NE(split->As<ErrorReply>()->message.find("split the batch"), std::string::npos);
   auto unknown = Call(*c, Show{424242}, 6);
   ASSERT_TRUE(unknown.has_value());
   ASSERT_EQ(unknown->type, MsgType::kError);

@@ -50,7 +50,7 @@ class CoreFixture : public ::testing::Test {
 
   Peer RegisterWorker(const std::string& name, std::vector<Slot> slots,
                       std::vector<TaskAttemptRef> running = {}) {
-    Peer p{"rid-" + name, ""};
+    Peer p{"rid-" + name, "", ""};
     Register m;
     m.name = name;
     m.slots = std::move(slots);

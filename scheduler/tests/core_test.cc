@@ -268,7 +268,9 @@ TEST_F(CoreFixture, LogsAreStoredInOrderDeduplicatedAndServedByOffset) {
 }
 
 TEST_F(CoreFixture, CancelStopsRunningAndQueuedTasks) {
-  auto ids = SubmitOk({Exec("running"), Exec("queued")});
+  TaskSpec slow = Exec("running");
+  slow.kill_grace_ms = 2500;
+  auto ids = SubmitOk({slow, Exec("queued")});
   Peer w = RegisterWorker("w1", {CpuSlot("c0")});
   Schedule();
   Start(w, ids[0], 1);
@@ -276,21 +278,33 @@ TEST_F(CoreFixture, CancelStopsRunningAndQueuedTasks) {
   ASSERT_TRUE(r.ok());
   Commit();
   EXPECT_EQ(r->cancelled.size(), 2u);
-  EXPECT_EQ(StateOf(ids[0]), TaskState::kCancelled);
+  // The running one is CANCELLING until its processes are gone; the queued one ends at once.
+  EXPECT_EQ(StateOf(ids[0]), TaskState::kCancelling);
   EXPECT_EQ(StateOf(ids[1]), TaskState::kCancelled);
   EXPECT_EQ(Rec(ids[1]).reason, "cancelled by user");
+  EXPECT_EQ(core_->meta().counts[static_cast<int>(TaskState::kCancelling)], 1u);
+  EXPECT_EQ(core_->meta().counts[static_cast<int>(TaskState::kRunning)], 0u);
   auto out = core_->TakeOutbox();
   ASSERT_EQ(out.size(), 1u);
   auto m = Decode(out[0].frame);
   ASSERT_TRUE(m.ok());
   ASSERT_EQ(m->type, MsgType::kCancelTask);
   EXPECT_EQ(m->As<CancelTask>()->task_id, ids[0]);
+  EXPECT_EQ(m->As<CancelTask>()->grace_ms, 2500);  // the task's --kill-grace
   EXPECT_EQ(out[0].routing_id, w.routing_id);
+  // Not final: it cannot be retried yet, and cancelling it again changes nothing.
+  EXPECT_FALSE(core_->OnRetry(Retry{ids[0]}).ok());
+  ASSERT_TRUE(core_->OnCancel(Cancel{{ids[0]}, 0, "again"}).ok());
+  Commit();
+  EXPECT_TRUE(core_->TakeOutbox().empty());
+  EXPECT_EQ(Rec(ids[0]).reason, "cancelled by user");
   // The slot stays busy until the worker reports the attempt finished.
   auto more = SubmitOk({Exec("next")});
   EXPECT_TRUE(Schedule().empty());
   Finish(w, ids[0], 1, -1);
-  EXPECT_EQ(StateOf(ids[0]), TaskState::kCancelled);  // stays cancelled
+  EXPECT_EQ(StateOf(ids[0]), TaskState::kCancelled);
+  EXPECT_EQ(Rec(ids[0]).reason, "cancelled by user");
+  EXPECT_EQ(core_->meta().counts[static_cast<int>(TaskState::kCancelling)], 0u);
   EXPECT_EQ(Ids(Schedule()), more);
   // Cancelling again reports it as already final; an unknown id is an error.
   auto again = core_->OnCancel(Cancel{{ids[0]}, 0, ""});
@@ -313,7 +327,7 @@ TEST_F(CoreFixture, ImpossibleRequestStaysQueuedWithAVisibleReason) {
   EXPECT_EQ(StateOf(ids[0]), TaskState::kQueued);
   EXPECT_NE(Rec(ids[0]).reason.find("no worker could ever hold it: needs 4 GPU slot(s)"), std::string::npos)
       << Rec(ids[0]).reason;
-  auto st = core_->OnStatus(StatusRequest{{TaskState::kQueued}, 0, false, 0});
+  auto st = core_->OnStatus(StatusRequest{{TaskState::kQueued}, 0, false, 0, {}});
   ASSERT_TRUE(st.ok());
   ASSERT_EQ(st->tasks.size(), 1u);
   EXPECT_NE(st->tasks[0].reason.find("could ever hold"), std::string::npos);
@@ -342,23 +356,23 @@ TEST_F(CoreFixture, StatusCountsAndFilters) {
   Peer w = RegisterWorker("w1", {CpuSlot("c0")});
   Schedule();
   Finish(w, ids[0], 1, 0);
-  auto sum = core_->OnStatus(StatusRequest{{}, 0, true, 0});
+  auto sum = core_->OnStatus(StatusRequest{{}, 0, true, 0, {}});
   ASSERT_TRUE(sum.ok());
   EXPECT_EQ(sum->counts["SUCCEEDED"], 1u);
   EXPECT_EQ(sum->counts["QUEUED"], 2u);
   EXPECT_EQ(sum->counts["RUNNING"], 0u);
   EXPECT_TRUE(sum->tasks.empty());
-  auto all = core_->OnStatus(StatusRequest{{}, 0, false, 2});
+  auto all = core_->OnStatus(StatusRequest{{}, 0, false, 2, {}});
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->tasks.size(), 2u);
   EXPECT_EQ(all->tasks[0].id, ids[2]);  // newest first
   EXPECT_TRUE(all->truncated);
-  auto done = core_->OnStatus(StatusRequest{{TaskState::kSucceeded}, 0, false, 0});
+  auto done = core_->OnStatus(StatusRequest{{TaskState::kSucceeded}, 0, false, 0, {}});
   ASSERT_EQ(done->tasks.size(), 1u);
   EXPECT_EQ(done->tasks[0].id, ids[0]);
   // Counters survive a restart.
   Reopen();
-  auto again = core_->OnStatus(StatusRequest{{}, 0, true, 0});
+  auto again = core_->OnStatus(StatusRequest{{}, 0, true, 0, {}});
   EXPECT_EQ(again->counts, sum->counts);
 }
 
@@ -401,7 +415,7 @@ argv = ["eval", "{trial.output}"]
   // Tasks keep their submission order (trial, then step), so trial 0's eval comes before
   // trial 1's train: a started trial finishes first.
   EXPECT_EQ(next[0].task_id, r->task_ids[1]);
-  auto st = core_->OnSweepStatus(SweepStatus{r->sweep_id});
+  auto st = core_->OnSweepStatus(SweepStatus{r->sweep_id, {}});
   ASSERT_TRUE(st.ok());
   ASSERT_EQ(st->trials.size(), 2u);
   EXPECT_EQ(st->trials[0].params.at("lr"), "1e-4");

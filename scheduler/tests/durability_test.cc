@@ -49,7 +49,7 @@ TEST(DurabilityTest, NoReplyIsSentWhenTheCommitFails) {
   TaskSpec s;
   s.argv = {"true"};
   // A read works while the store is healthy...
-  c.send(zmq::buffer(Encode(1, StatusRequest{{}, 0, true, 0})), zmq::send_flags::none);
+  c.send(zmq::buffer(Encode(1, StatusRequest{{}, 0, true, 0, {}})), zmq::send_flags::none);
   zmq::pollitem_t items[] = {{c.handle(), 0, ZMQ_POLLIN, 0}};
   zmq::poll(items, 1, std::chrono::milliseconds(5000));
   ASSERT_TRUE(items[0].revents & ZMQ_POLLIN);

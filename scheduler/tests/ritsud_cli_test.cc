@@ -1,6 +1,9 @@
 // The ritsud binary's refusals: each bad start exits non-zero with a message that names the
 // problem, and leaves the data dir as it was.
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <cstdio>
 #include <filesystem>
@@ -9,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <zmq.hpp>
 
+#include "common/protocol.h"
 #include "scheduler/kv.h"
 
 namespace {
@@ -85,3 +89,66 @@ TEST_F(RitsudCliTest, DataDirLockedByAnotherProcess) {
 }
 
 }  // namespace
+
+namespace sighup {
+
+// Asks ritsud for a status summary; true when it answers within the timeout.
+bool Answers(zmq::socket_t& s, uint64_t id) {
+  s.send(zmq::buffer(ritsu::Encode(id, ritsu::StatusRequest{{}, 0, true, 0, {}})), zmq::send_flags::none);
+  for (int i = 0; i < 100; ++i) {
+    zmq::pollitem_t items[] = {{s.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 1, std::chrono::milliseconds(100));
+    if (!(items[0].revents & ZMQ_POLLIN)) continue;
+    zmq::message_t m;
+    (void)s.recv(m);
+    auto d = ritsu::Decode(std::string_view(static_cast<const char*>(m.data()), m.size()));
+    if (d.ok() && d->request_id == id) return d->type == ritsu::MsgType::kStatusReply;
+  }
+  return false;
+}
+
+}  // namespace sighup
+
+TEST_F(RitsudCliTest, SighupWithoutCurveDoesNotStopIt) {
+  // A free port: bind one, release it.
+  std::string ep;
+  {
+    zmq::context_t ctx(1);
+    zmq::socket_t probe(ctx, zmq::socket_type::router);
+    probe.bind("tcp://127.0.0.1:*");
+    ep = probe.get(zmq::sockopt::last_endpoint);
+  }
+  std::string log = (dir_.string() + ".log");
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    FILE* f = freopen(log.c_str(), "w", stderr);
+    (void)f;
+    execl(RITSU_BINARY_DIR "/scheduler/ritsud", "ritsud", "--data-dir", dir_.c_str(), "--bind", ep.c_str(),
+          "--insecure", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  zmq::context_t ctx(1);
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::linger, 0);
+  s.connect(ep);
+  bool up = sighup::Answers(s, 1);
+  if (up) {
+    kill(pid, SIGHUP);  // what `systemctl reload ritsud` sends
+    up = sighup::Answers(s, 2);
+  }
+  kill(pid, SIGTERM);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  std::string out;
+  if (FILE* f = fopen(log.c_str(), "r")) {
+    char buf[512];
+    while (fgets(buf, sizeof buf, f)) out += buf;
+    fclose(f);
+  }
+  std::remove(log.c_str());
+  EXPECT_TRUE(up) << "ritsud stopped answering after SIGHUP\n" << out;
+  ASSERT_TRUE(WIFEXITED(st)) << "ritsud was killed by signal " << (WIFSIGNALED(st) ? WTERMSIG(st) : 0) << "\n" << out;
+  EXPECT_EQ(WEXITSTATUS(st), 0) << out;
+  EXPECT_NE(out.find("SIGHUP: nothing to reload"), std::string::npos) << out;
+}

@@ -42,7 +42,7 @@ TEST_F(StoreTest, ReopenKeepsEverything) {
     auto r = core.OnSubmit(Submit{{s}});
     ASSERT_TRUE(r.ok());
     id = r->ids[0];
-    Peer p{"rid", ""};
+    Peer p{"rid", "", ""};
     Register reg;
     reg.name = "w1";
     reg.slots = {Slot{"c0", "cpu", 0, "", false}};

@@ -351,3 +351,84 @@ TEST(Orchestrator, BadCommandLinesGetClearErrors) {
 
 }  // namespace
 }  // namespace ritsu::itest
+
+namespace ritsu::itest {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Orchestrator, ASecondWorkerWithATakenNameIsRefusedAndTheFirstKeepsItsTask) {
+  Cluster c;
+  c.StartScheduler();
+  c.StartWorker("heart01", "cpu0");
+  uint64_t id = c.SubmitExec({}, {"/bin/sh", "-c", "echo started; sleep 2; echo done"});
+  ASSERT_TRUE(WaitFor([&] { return c.State(id) == "RUNNING"; }, 20s)) << c.Logs();
+  // Same name (the default is the host name), its own spool: another worker instance.
+  Daemon second({BinaryPath("worker/ritsu-worker"), "--scheduler", c.endpoint(), "--name", "heart01",
+                 "--spool-dir", (c.dir() / "spool-second").string(), "--slots", "cpu0"},
+                c.dir() / "worker-second.log");
+  int code = second.Wait(20s);
+  EXPECT_NE(code, 0) << second.Log();
+  EXPECT_NE(code, -1) << "the refused worker did not exit\n" << second.Log();
+  EXPECT_NE(second.Log().find("worker name 'heart01' is held by a live worker"), std::string::npos) << second.Log();
+  EXPECT_NE(second.Log().find("choose another --name"), std::string::npos) << second.Log();
+  CmdResult w = c.Ritsu({"wait", std::to_string(id), "--timeout", "30s"}, 40s);
+  EXPECT_EQ(w.code, 0) << w.out << w.err << c.Logs();
+  auto j = c.Show(id);
+  EXPECT_EQ(j["attempts"].size(), 1u) << "the first worker's task was disturbed";
+}
+
+TEST(Orchestrator, StatusOfManyHugeRowsReturnsEveryRow) {
+  Cluster c;
+  c.StartScheduler();
+  // Submitted over the wire (the CLI bounds names now; older clients and data did not).
+  {
+    zmq::context_t ctx(1);
+    zmq::socket_t s(ctx, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 0);
+    s.connect(c.endpoint());
+    for (int batch = 0; batch < 2; ++batch) {
+      Submit sub;
+      for (int i = 0; i < 90; ++i) {
+        TaskSpec t;
+        t.name = std::string(100'000, static_cast<char>('a' + (batch * 90 + i) % 26));
+        t.argv = {"/bin/true"};
+        sub.tasks.push_back(t);
+      }
+      s.send(zmq::buffer(Encode(batch + 1, sub)), zmq::send_flags::none);
+      zmq::pollitem_t items[] = {{s.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, 1, 20s);
+      ASSERT_TRUE(items[0].revents & ZMQ_POLLIN);
+      zmq::message_t m;
+      (void)s.recv(m);
+      auto d = Decode(std::string_view(static_cast<const char*>(m.data()), m.size()));
+      ASSERT_TRUE(d.ok() && d->type == MsgType::kSubmitReply) << c.Logs();
+    }
+  }
+  CmdResult plain = c.Ritsu({"status"}, 60s);
+  EXPECT_EQ(plain.code, 0) << plain.err;
+  CmdResult st = c.Ritsu({"status", "--json"}, 60s);
+  ASSERT_EQ(st.code, 0) << st.err;
+  auto j = st.Json();
+  ASSERT_EQ(j["tasks"].size(), 180u);
+  EXPECT_EQ(j["tasks"][0]["id"], 180);
+  EXPECT_EQ(j["tasks"][179]["id"], 1);
+  EXPECT_EQ(j["truncated"], false);
+}
+
+TEST(Orchestrator, SubmitAfterAFailedTaskSaysItWasCancelledAndExitsNonZero) {
+  Cluster c;
+  c.StartScheduler();
+  c.StartWorker("w", "cpu0");
+  uint64_t a = c.SubmitExec({}, {"/bin/sh", "-c", "exit 3"});
+  EXPECT_EQ(c.Ritsu({"wait", std::to_string(a), "--timeout", "30s"}, 40s).code, 1);
+  CmdResult r = c.Ritsu({"submit", "exec", "--after", std::to_string(a), "--", "/bin/echo", "never"});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("was cancelled at once"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("ended FAILED"), std::string::npos) << r.err;
+  ASSERT_FALSE(r.out.empty());
+  EXPECT_EQ(c.State(std::stoull(r.out)), "CANCELLED");
+}
+
+}  // namespace
+}  // namespace ritsu::itest
