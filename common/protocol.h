@@ -209,12 +209,17 @@ struct Finished {
   std::string metrics_json;          // content of RITSU_METRICS_FILE, "" if none/invalid
   std::string error;                 // "spawn failed: ...", "timeout after 2h", "cancelled"
   bool timed_out = false;
+  // Bytes of the task's output the worker could not keep (its spool was unwritable for longer
+  // than --spool-full-limit, or it was stopping); 0 = the log is complete. Optional: absent in
+  // older workers' messages, so it decodes as 0.
+  uint64_t log_bytes_lost = 0;
   MSGPACK_DEFINE_MAP(task_id, attempt, exit_code, signal, wall_ms, peak_rss_bytes, metrics_json,
-                     error, timed_out)
+                     error, timed_out, log_bytes_lost)
 };
 
-// Scheduler -> worker, unsolicited: stop this attempt (SIGTERM to the group, SIGKILL after
-// grace_ms), then report Finished as usual.
+// Scheduler -> worker, unsolicited: stop this attempt (SIGTERM to its process tree, SIGKILL
+// after grace_ms), then report Finished as usual, once the whole tree is gone.
+// grace_ms = 0: the worker's own default (ritsu-worker --kill-grace).
 struct CancelTask {
   static constexpr MsgType kType = MsgType::kCancelTask;
   TaskId task_id = 0;

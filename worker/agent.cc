@@ -24,12 +24,14 @@ TimeMs NowMs() {
 }  // namespace
 
 Agent::Agent(AgentConfig cfg, std::unique_ptr<Spool> spool)
-    : cfg_(std::move(cfg)), spool_(std::move(spool)), hb_interval_(cfg_.heartbeat_interval),
-      hb_timeout_(cfg_.heartbeat_timeout) {
+    : cfg_(std::move(cfg)), spool_(std::move(spool)),
+      registry_((std::filesystem::path(cfg_.spool_dir) / "running").string()),
+      hb_interval_(cfg_.heartbeat_interval), hb_timeout_(cfg_.heartbeat_timeout) {
   launch_.engine_path = cfg_.engine_path;
   launch_.slots = cfg_.slots;
   launch_.metrics_dir = (std::filesystem::path(cfg_.spool_dir) / "metrics").string();
   launch_.kill_grace = cfg_.kill_grace;
+  launch_.registry = &registry_;
   IndexSpooled();
 }
 
@@ -98,6 +100,7 @@ std::vector<TaskAttemptRef> Agent::RunningRefs() const {
   std::vector<TaskAttemptRef> refs;
   for (const auto& [k, t] : tasks_) refs.push_back(t->ref());
   for (const auto& [seq, ref] : unacked_finished_) refs.push_back(ref);
+  for (const auto& f : deferred_finished_) refs.push_back({f.task_id, f.attempt});
   return refs;
 }
 
@@ -133,24 +136,48 @@ void Agent::PumpSpool() {
   }
 }
 
-template <typename T>
-void Agent::Spooled(const T& msg, bool sync, const StreamKey* chunk_key, uint64_t chunk_end) {
-  uint64_t seq = spool_->next_seq();
-  auto appended = spool_->Append(Encode(seq, msg), sync);
-  if (!appended.ok()) {
-    // Without the spool the message can still go out once; it is just not crash-safe.
-    Log(fmt::format("{}; sending without spooling", appended.status().ToString()));
-    if (registered_) SendFrame(Encode(seq, msg));
-    return;
-  }
-  if (chunk_key) chunk_index_[*chunk_key][chunk_end] = *appended;
-  if constexpr (std::is_same_v<T, Finished>) unacked_finished_[*appended] = {msg.task_id, msg.attempt};
-  if (sync) { last_sync_ = Clock::now(); unsynced_ = false; }
-  else unsynced_ = true;
+void Agent::NoteToTask(const TaskAttemptRef& ref, const std::string& line) {
+  pending_output_[{ref.task_id, ref.attempt, LogStream::kStderr}] += "ritsu-worker: " + line + "\n";
 }
 
-void Agent::FlushOutput() {
-  for (auto& [key, buf] : pending_output_) {
+// The spool could not take a message: pause every task's output until it can (the children
+// block on full pipes; nothing is dropped) and say so once in each task's log.
+void Agent::SpoolFull(const Status& why) {
+  if (spool_full_) return;
+  spool_full_ = true;
+  spool_full_since_ = Clock::now();
+  spool_full_reason_ = why.message();
+  Log(fmt::format("spool full ({}): pausing the output of {} running task(s) until space returns",
+                  spool_full_reason_, tasks_.size()));
+  for (auto& [k, t] : tasks_) {
+    t->SetOutputPaused(true);
+    NoteToTask(t->ref(), fmt::format("spool full ({}): pausing this task's output until space returns", spool_full_reason_));
+  }
+}
+
+void Agent::SpoolHasSpace() {
+  if (!spool_full_) return;
+  double secs = std::chrono::duration<double>(Clock::now() - spool_full_since_).count();
+  Log(fmt::format("spool has space again after {:.1f}s: resuming task output", secs));
+  spool_full_ = false;
+  dropping_output_ = false;
+  for (auto& [k, t] : tasks_) t->SetOutputPaused(false);
+  // Only the notes fit for running tasks; finished ones got theirs with their Finished.
+  for (auto& [k, t] : tasks_) {
+    auto lost = lost_bytes_.find(k);
+    if (lost != lost_bytes_.end())
+      NoteToTask(t->ref(), fmt::format("{} bytes of this task's output were lost: the spool was unwritable ({}) for over {}s",
+                                       lost->second, spool_full_reason_, cfg_.spool_full_limit.count() / 1000.0));
+    NoteToTask(t->ref(), "spool has space again: resuming this task's output");
+  }
+}
+
+// Turns pending output into spooled chunks. Returns false (keeping what did not fit, in order)
+// when the spool refused one; while dropping_output_, what does not fit is counted as lost.
+bool Agent::FlushOutput() {
+  for (auto it = pending_output_.begin(); it != pending_output_.end();) {
+    const StreamKey& key = it->first;
+    std::string& buf = it->second;
     size_t pos = 0;
     while (pos < buf.size()) {
       size_t n = std::min(buf.size() - pos, kMaxLogChunkBytes);
@@ -158,12 +185,63 @@ void Agent::FlushOutput() {
       std::tie(c.task_id, c.attempt, c.stream) = key;
       c.offset = stream_offset_[key];
       c.data = buf.substr(pos, n);
+      auto appended = spool_->Append(Encode(spool_->next_seq(), c), false);
+      if (!appended.ok()) {
+        if (!dropping_output_) {
+          buf.erase(0, pos);
+          SpoolFull(appended.status());
+          return false;
+        }
+        // Not spooled means not sent: the stream's offsets skip nothing, the bytes are just gone.
+        lost_bytes_[{c.task_id, c.attempt}] += buf.size() - pos;
+        break;
+      }
+      if (spool_full_) SpoolHasSpace();  // (adds notes to pending_output_: a new map entry is fine)
       stream_offset_[key] += n;
-      Spooled(c, false, &key, c.offset + n);
+      chunk_index_[key][c.offset + n] = *appended;
+      unsynced_ = true;
       pos += n;
     }
+    it = pending_output_.erase(it);
   }
-  pending_output_.clear();
+  return true;
+}
+
+// Spools the Finished reports that are waiting, in order, once all output before them is in.
+bool Agent::SpoolDeferredFinished() {
+  while (!deferred_finished_.empty()) {
+    if (!FlushOutput()) return false;
+    Finished& f = deferred_finished_.front();
+    auto appended = spool_->Append(Encode(spool_->next_seq(), f), true);
+    if (!appended.ok()) {
+      if (!dropping_output_) { SpoolFull(appended.status()); return false; }
+      // Given up on the spool: the report can still go out once; it is just not crash-safe.
+      Log(fmt::format("task {} attempt {}: {}; sending the result without spooling", f.task_id, f.attempt,
+                      appended.status().ToString()));
+      if (registered_) SendFrame(Encode(next_request_id_++, f));
+    } else {
+      if (spool_full_) SpoolHasSpace();
+      unacked_finished_[*appended] = {f.task_id, f.attempt};
+      last_sync_ = Clock::now();
+      unsynced_ = false;
+    }
+    // Its output is all spooled (FlushOutput above): the offsets are not needed any more.
+    for (auto st : {LogStream::kStdout, LogStream::kStderr}) stream_offset_.erase({f.task_id, f.attempt, st});
+    deferred_finished_.pop_front();
+  }
+  return true;
+}
+
+// Once per loop turn: try again what the spool refused; after spool_full_limit (or when the
+// worker is stopping and the grace is over) stop holding output back and count what is lost.
+void Agent::RetrySpool() {
+  if (spool_full_ && !dropping_output_ && Clock::now() - spool_full_since_ >= cfg_.spool_full_limit) {
+    Log(fmt::format("spool still unwritable after {}s ({}): dropping task output from now on; each attempt's "
+                    "Finished reports the bytes lost", cfg_.spool_full_limit.count() / 1000.0, spool_full_reason_));
+    dropping_output_ = true;
+    for (auto& [k, t] : tasks_) t->SetOutputPaused(false);
+  }
+  if (SpoolDeferredFinished()) FlushOutput();
 }
 
 void Agent::FinishAttempt(const TaskEvent& ev) {
@@ -184,19 +262,24 @@ void Agent::FinishAttempt(const TaskEvent& ev) {
   if (!metrics_path.empty()) {
     std::string problem;
     f.metrics_json = ReadMetricsFile(metrics_path, &problem);
-    if (!problem.empty()) {
-      // Tell the user where they will look: the task's own stderr.
-      StreamKey key{f.task_id, f.attempt, LogStream::kStderr};
-      pending_output_[key] += "ritsu-worker: RITSU_METRICS_FILE " + problem + "\n";
-    }
+    // Tell the user where they will look: the task's own stderr.
+    if (!problem.empty()) NoteToTask(ev.ref, "RITSU_METRICS_FILE " + problem);
     std::error_code ec;
     std::filesystem::remove(metrics_path, ec);
   }
-  FlushOutput();  // every chunk of the attempt goes before its Finished
-  Spooled(f, true, nullptr, 0);
   Log(fmt::format("task {} attempt {}: {}", f.task_id, f.attempt, r.Describe()));
-  for (auto s : {LogStream::kStdout, LogStream::kStderr}) stream_offset_.erase({f.task_id, f.attempt, s});
   if (it != tasks_.end()) tasks_.erase(it);  // joins the (finished) thread
+  // Every chunk of the attempt goes before its Finished: flush, then spool the report, or leave
+  // it waiting behind its output while the spool is full.
+  FlushOutput();
+  if (auto lost = lost_bytes_.find({f.task_id, f.attempt}); lost != lost_bytes_.end()) {
+    f.log_bytes_lost = lost->second;
+    NoteToTask(ev.ref, fmt::format("{} bytes of this task's output were lost: the spool was unwritable ({})",
+                                   lost->second, spool_full_reason_));
+    lost_bytes_.erase(lost);
+  }
+  deferred_finished_.push_back(std::move(f));
+  SpoolDeferredFinished();
 }
 
 void Agent::HandleEvents() {
@@ -215,7 +298,7 @@ void Agent::HandleEvents() {
       case TaskEvent::Type::kOutput: {
         std::string& buf = pending_output_[{ev.ref.task_id, ev.ref.attempt, ev.stream}];
         buf += ev.data;
-        if (buf.size() >= kChunkBytes) FlushOutput();
+        if (buf.size() >= kChunkBytes && !spool_full_) FlushOutput();
         break;
       }
       case TaskEvent::Type::kExited:
@@ -223,7 +306,7 @@ void Agent::HandleEvents() {
         break;
     }
   }
-  FlushOutput();
+  RetrySpool();
   if (unsynced_ && Clock::now() - last_sync_ >= kLogSyncEvery) {
     Status st = spool_->Sync();
     if (!st.ok()) Log(st.ToString());
@@ -241,13 +324,19 @@ void Agent::HandleAssign(const Assign& a) {
       f.task_id = a.task_id;
       f.attempt = a.attempt;
       f.error = fmt::format("worker {} has no slot '{}'", cfg_.name, id);
-      Spooled(f, true, nullptr, 0);
       Log(f.error);
+      deferred_finished_.push_back(std::move(f));
+      SpoolDeferredFinished();
       return;
     }
   }
   Log(fmt::format("task {} attempt {}: starting '{}' on slot(s) {}", a.task_id, a.attempt, a.name, fmt::join(a.slots, ",")));
-  tasks_[{a.task_id, a.attempt}] = std::make_unique<TaskRunner>(a, launch_, &events_);
+  auto runner = std::make_unique<TaskRunner>(a, launch_, &events_);
+  if (spool_full_ && !dropping_output_) {
+    runner->SetOutputPaused(true);
+    NoteToTask(runner->ref(), fmt::format("spool full ({}): pausing this task's output until space returns", spool_full_reason_));
+  }
+  tasks_[{a.task_id, a.attempt}] = std::move(runner);
 }
 
 void Agent::CancelAttempt(const TaskAttemptRef& ref, std::chrono::milliseconds grace, const std::string& why) {
@@ -302,9 +391,9 @@ void Agent::HandleFrame(std::string_view frame) {
     case MsgType::kCancelTask: {
       auto c = msg->As<CancelTask>();
       if (!c.ok()) break;
-      // grace_ms 0 = the task set none: this worker's --kill-grace.
-      CancelAttempt({c->task_id, c->attempt}, c->grace_ms > 0 ? std::chrono::milliseconds(c->grace_ms) : cfg_.kill_grace,
-                    c->reason.empty() ? "cancelled" : c->reason);
+      // grace_ms 0 (or absent): the scheduler leaves the grace to this worker's --kill-grace.
+      auto grace = c->grace_ms > 0 ? std::chrono::milliseconds(c->grace_ms) : cfg_.kill_grace;
+      CancelAttempt({c->task_id, c->attempt}, grace, c->reason.empty() ? "cancelled" : c->reason);
       break;
     }
     case MsgType::kLogAck: {
@@ -357,6 +446,8 @@ void Agent::HandleFrame(std::string_view frame) {
 }
 
 Status Agent::Run() {
+  // Before registering: a task must not run here while ritsud requeues it elsewhere.
+  for (const std::string& line : registry_.ReapLeftovers()) Log(line);
   Log(fmt::format("connecting to {} with {} slot(s)", cfg_.scheduler, cfg_.slots.size()));
   Connect();
   SendRegister();
@@ -366,6 +457,8 @@ Status Agent::Run() {
 
   for (;;) {
     auto now = Clock::now();
+    if (reload_.exchange(false))
+      Log("SIGHUP: nothing to reload (flags and --config are read at start; restart the worker to change them)");
     if (stop_.load() && !stopping) {
       stopping = true;
       stop_began = now;
@@ -373,8 +466,17 @@ Status Agent::Run() {
       for (auto& [k, t] : tasks_) t->Cancel(cfg_.kill_grace);
     }
     if (stopping) {
+      // A spool that stays full does not hold the stop up beyond the grace: what cannot be
+      // spooled then is dropped and counted (the Finished reports still go out, unspooled).
+      if (spool_full_ && !dropping_output_ && now - stop_began > cfg_.kill_grace + std::chrono::seconds(1)) {
+        Log("stopping with a full spool: dropping the output that does not fit");
+        dropping_output_ = true;
+        for (auto& [k, t] : tasks_) t->SetOutputPaused(false);
+      }
       bool delivered = spool_->pending().empty() || !registered_;
-      if (tasks_.empty() && (delivered || now - stop_began > cfg_.kill_grace + std::chrono::seconds(2))) break;
+      if (tasks_.empty() && deferred_finished_.empty() &&
+          (delivered || now - stop_began > cfg_.kill_grace + std::chrono::seconds(2)))
+        break;
     }
 
     if (!registered_) {

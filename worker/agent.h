@@ -5,6 +5,11 @@
 //   scheduler id changes (ritsud restarted). Reconnects with exponential backoff (250 ms .. 5 s).
 // - Heartbeats every interval the scheduler chose; the scheduler's replies are its heartbeat.
 // - Assign -> TaskRunner thread; CancelTask / cancel lists -> SIGTERM the group, SIGKILL later.
+// - Before registering, kills whatever task processes a previous incarnation left running
+//   (AttemptRegistry::ReapLeftovers), so a task never runs twice.
+// - A spool that cannot take more (disk full) pauses every task's output (back-pressure: the
+//   children block on their pipes) and says so in each task's log; output resumes when space
+//   returns. Only after spool_full_limit, or when stopping, is output dropped and counted.
 // - Output lines are coalesced into LogChunk messages (per task attempt and stream, byte
 //   offsets), Finished follows every chunk of its attempt. Both go through the Spool before
 //   they are sent, are resent after every (re)registration, and leave it when ritsud acks them
@@ -15,6 +20,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -28,6 +34,7 @@
 #include "auth/endpoint_security.h"
 #include "common/protocol.h"
 #include "common/status.h"
+#include "worker/attempt_registry.h"
 #include "worker/slots.h"
 #include "worker/spool.h"
 #include "worker/task_runner.h"
@@ -43,7 +50,12 @@ struct AgentConfig {
   std::string engine_path;
   std::string spool_dir;
   std::string instance_id;               // worker/instance_id.h; sent in Register
+  // SIGTERM -> SIGKILL grace for a cancel whose CancelTask says grace_ms = 0, for the
+  // scheduler's cancel lists, and when the worker stops.
   std::chrono::milliseconds kill_grace{std::chrono::seconds(10)};
+  // How long a full / unwritable spool holds tasks' output back (the tasks block on their
+  // pipes) before the worker gives up and drops output, counting it in Finished.log_bytes_lost.
+  std::chrono::milliseconds spool_full_limit{std::chrono::minutes(10)};
   // Used until the first RegisterReply says otherwise.
   std::chrono::milliseconds heartbeat_interval{std::chrono::seconds(1)};
   std::chrono::milliseconds heartbeat_timeout{std::chrono::seconds(10)};
@@ -60,6 +72,8 @@ class Agent {
   // grace), tries briefly to deliver what is spooled, and returns.
   Status Run();
   void RequestStop() { stop_.store(true); }
+  // SIGHUP (systemd's reload): logged; nothing a running worker could reload safely.
+  void RequestReload() { reload_.store(true); }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -74,10 +88,13 @@ class Agent {
   void HandleAssign(const Assign& a);
   void CancelAttempt(const TaskAttemptRef& ref, std::chrono::milliseconds grace, const std::string& why);
   void HandleEvents();
-  void FlushOutput();
+  bool FlushOutput();
   void FinishAttempt(const TaskEvent& ev);
-  template <typename T>
-  void Spooled(const T& msg, bool sync, const StreamKey* chunk_key, uint64_t chunk_end);
+  bool SpoolDeferredFinished();
+  void RetrySpool();
+  void SpoolFull(const Status& why);
+  void SpoolHasSpace();
+  void NoteToTask(const TaskAttemptRef& ref, const std::string& line);
   void IndexSpooled();
   std::vector<TaskAttemptRef> RunningRefs() const;
   void Log(const std::string& line) const;
@@ -86,6 +103,8 @@ class Agent {
   std::unique_ptr<Spool> spool_;
   std::atomic<bool> stop_{false};
   Status fatal_;                         // why Run stops by itself (the name is taken)
+  std::atomic<bool> reload_{false};
+  AttemptRegistry registry_;
   LaunchContext launch_;
 
   zmq::context_t ctx_{1};
@@ -110,6 +129,16 @@ class Agent {
   // "running" in Register/Heartbeat: otherwise a restarted ritsud would write off an attempt
   // that ended while it was down before the resent Finished reaches it.
   std::map<uint64_t, TaskAttemptRef> unacked_finished_;
+
+  // Back-pressure state. While spool_full_, every task's output is paused and Finished reports
+  // wait in deferred_finished_ (in order, after their attempts' chunks); their attempts are
+  // still reported as running.
+  bool spool_full_ = false;
+  bool dropping_output_ = false;   // gave up waiting: output is dropped and counted
+  Clock::time_point spool_full_since_{};
+  std::string spool_full_reason_;
+  std::deque<Finished> deferred_finished_;
+  std::map<std::pair<TaskId, uint32_t>, uint64_t> lost_bytes_;  // per attempt, while dropping
 };
 
 }  // namespace ritsu::worker

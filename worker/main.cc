@@ -33,6 +33,11 @@ void OnStopSignal(int) {
   if (Agent* a = g_agent.load()) a->RequestStop();
 }
 
+// systemd's `reload` sends SIGHUP; its default action would kill the worker (and so every task).
+void OnReloadSignal(int) {
+  if (Agent* a = g_agent.load()) a->RequestReload();
+}
+
 std::string Hostname() {
   char buf[256] = {0};
   if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
@@ -75,6 +80,11 @@ int Fail(const std::string& msg) {
 
 int main(int argc, char** argv) {
   if (ritsu::PrintVersionIfAsked(argc, argv, "ritsu-worker")) return 0;
+  // First thing: a reload during start-up must not kill the worker either.
+  struct sigaction hup {};
+  hup.sa_handler = OnReloadSignal;
+  sigemptyset(&hup.sa_mask);
+  ::sigaction(SIGHUP, &hup, nullptr);
   ritsu::cli::ArgParser parser("ritsu-worker",
       "Runs tasks of a ritsud scheduler on this machine: registers its GPU slots (found with NVML,\n"
       "or given with --slots), starts each task in its own process group and streams its logs.");
@@ -84,7 +94,8 @@ int main(int argc, char** argv) {
       .Value("--tags", "T1,T2", "tags this worker offers (tasks with --tag need them)")
       .Value("--spool-dir", "DIR", "where undelivered results and logs persist (default $XDG_STATE_HOME/ritsu/worker-NAME)")
       .Value("--engine", "PATH", "ritsu-engine binary for train/eval/merge tasks (default: next to this binary, or PATH)")
-      .Value("--kill-grace", "DURATION", "SIGTERM -> SIGKILL grace when a task is cancelled (default 10s)")
+      .Value("--kill-grace", "DURATION", "SIGTERM -> SIGKILL grace when a task is cancelled without its own grace, or the worker stops (default 10s)")
+      .Value("--spool-full-limit", "DURATION", "how long a full spool pauses task output before output is dropped and counted (default 10m)")
       .Value("--heartbeat-timeout", "DURATION", "declare the scheduler lost after this silence until it says otherwise (default 10s)")
       .Value("--curve-server-key", "FILE", "the scheduler's public key, NAME.pub (default $RITSU_SERVER_KEY); with --curve-secret-key: CURVE")
       .Value("--curve-secret-key", "FILE", "this worker's secret key, mode 0600 (default $RITSU_KEY)")
@@ -133,7 +144,8 @@ int main(int argc, char** argv) {
       start = c + 1;
     }
   }
-  for (auto [flag, target] : {std::pair{"--kill-grace", &cfg.kill_grace}, std::pair{"--heartbeat-timeout", &cfg.heartbeat_timeout}}) {
+  for (auto [flag, target] : {std::pair{"--kill-grace", &cfg.kill_grace}, std::pair{"--heartbeat-timeout", &cfg.heartbeat_timeout},
+                              std::pair{"--spool-full-limit", &cfg.spool_full_limit}}) {
     if (!parsed->Has(flag)) continue;
     auto ms = ritsu::ParseDuration(parsed->Get(flag));
     if (!ms.ok()) return Fail(fmt::format("{}: {}", flag, ms.status().message()));

@@ -13,10 +13,13 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <tuple>
 
 #include <fmt/format.h>
 
+#include "worker/attempt_registry.h"
 #include "worker/line_splitter.h"
+#include "worker/task_shim.h"
 
 extern char** environ;
 
@@ -25,8 +28,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// After the main process exits, output still buffered in the pipes is read for at most this
-// long; a process that left the group (setsid) and kept the pipe open cannot hold us longer.
+// After the tree is gone, output still buffered in the pipes is read for at most this long
+// (unpaused); only a write end held outside the tree (a killed shim) could make it matter.
 constexpr auto kDrainAfterExit = std::chrono::seconds(1);
 
 void CloseFd(int& fd) {
@@ -48,16 +51,44 @@ std::string ProcessResult::Describe() const {
   return fmt::format("exit {}{}", exit_code, why);
 }
 
+std::string RandomAttemptToken() {
+  uint64_t v[2] = {0, 0};
+  int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t n = ::read(fd, v, sizeof v);
+    (void)n;
+    ::close(fd);
+  }
+  v[1] ^= uint64_t(::getpid()) << 32 ^ uint64_t(Clock::now().time_since_epoch().count());
+  return fmt::format("{:016x}{:016x}", v[0], v[1]);
+}
+
+namespace {
+
+// Reads one ShimReport; false on EOF/error (the shim is gone) or when nothing came in time.
+bool ReadReport(int fd, ShimReport* r, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  int pr;
+  do { pr = ::poll(&p, 1, timeout_ms); } while (pr < 0 && errno == EINTR);
+  if (pr <= 0) return false;
+  ssize_t n;
+  do { n = ::read(fd, r, sizeof *r); } while (n < 0 && errno == EINTR);
+  return n == ssize_t(sizeof *r);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Process>> Process::Start(const ProcessSpec& spec) {
   if (spec.argv.empty() || spec.argv[0].empty())
     return Status::InvalidArgument("task has no command to run (argv is empty)");
 
-  // Everything the child needs is prepared before fork: between fork and exec only
+  // Everything the shim and the task need is prepared before fork: between fork and exec only
   // async-signal-safe calls are allowed (the worker is multi-threaded).
   std::vector<char*> argv;
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
 
+  std::string token = spec.attempt_token.empty() ? RandomAttemptToken() : spec.attempt_token;
   std::map<std::string, std::string> env_map;
   for (char** e = environ; e && *e; ++e) {
     std::string_view kv(*e);
@@ -66,6 +97,7 @@ Result<std::unique_ptr<Process>> Process::Start(const ProcessSpec& spec) {
     env_map[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
   }
   for (const auto& [k, v] : spec.env) env_map[k] = v;
+  env_map[kAttemptTokenEnv] = token;  // last: the task cannot override the marker
   std::vector<std::string> env_strings;
   env_strings.reserve(env_map.size());
   for (const auto& [k, v] : env_map) env_strings.push_back(k + "=" + v);
@@ -73,65 +105,48 @@ Result<std::unique_ptr<Process>> Process::Start(const ProcessSpec& spec) {
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
 
-  int out[2], err[2], exec_err[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return Status::IOError(fmt::format("pipe: {}", std::strerror(errno)));
-  if (::pipe2(err, O_CLOEXEC) != 0) {
-    ::close(out[0]); ::close(out[1]);
-    return Status::IOError(fmt::format("pipe: {}", std::strerror(errno)));
+  // out, err, exec_err, control (worker writes), report (shim writes). All CLOEXEC: the shim
+  // closes what it does not need itself, and exec closes the rest in the task.
+  int fds[5][2];
+  int made = 0;
+  for (; made < 5; ++made) {
+    if (::pipe2(fds[made], O_CLOEXEC) != 0) break;
   }
-  if (::pipe2(exec_err, O_CLOEXEC) != 0) {
-    ::close(out[0]); ::close(out[1]); ::close(err[0]); ::close(err[1]);
-    return Status::IOError(fmt::format("pipe: {}", std::strerror(errno)));
-  }
-  int wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  const char* cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
-  const pid_t parent = ::getpid();
-
-  pid_t pid = ::fork();
-  if (pid < 0) {
+  if (made < 5) {
     int e = errno;
-    for (int fd : {out[0], out[1], err[0], err[1], exec_err[0], exec_err[1], wake}) if (fd >= 0) ::close(fd);
+    for (int i = 0; i < made; ++i) { ::close(fds[i][0]); ::close(fds[i][1]); }
+    return Status::IOError(fmt::format("pipe: {}", std::strerror(e)));
+  }
+  auto [out, err, exec_err, control, report] = std::tuple{fds[0], fds[1], fds[2], fds[3], fds[4]};
+  int wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+  ShimArgs args;
+  args.argv = argv.data();
+  args.envp = envp.data();
+  args.cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
+  args.control_fd = control[0];
+  args.report_fd = report[1];
+  args.out_fd = out[1];
+  args.err_fd = err[1];
+  args.exec_err_fd = exec_err[1];
+
+  pid_t shim = ::fork();
+  if (shim < 0) {
+    int e = errno;
+    for (auto& f : fds) { ::close(f[0]); ::close(f[1]); }
+    if (wake >= 0) ::close(wake);
     return Status::Unavailable(fmt::format("fork: {}", std::strerror(e)));
   }
-  if (pid == 0) {
-    // Child: own process group, fresh signal state, pipes on 1/2, /dev/null on 0.
-    ::setpgid(0, 0);
-    // If the worker dies (kill -9), its task dies with it instead of running on unsupervised
-    // while the scheduler requeues it elsewhere. (Only the direct child gets the signal; a
-    // task's own children follow when their pipes close or are left to it.)
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);  // the worker died before prctl took effect
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int s : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGQUIT}) ::sigaction(s, &dfl, nullptr);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    ::dup2(out[1], 1);
-    ::dup2(err[1], 2);
-    int code = 0;
-    if (cwd && ::chdir(cwd) != 0) {
-      code = errno | (1 << 16);  // high bit: the error came from chdir, not exec
-    } else {
-      ::execvpe(argv[0], argv.data(), envp.data());
-      code = errno;
-    }
-    ssize_t w = ::write(exec_err[1], &code, sizeof code);
-    (void)w;
-    ::_exit(127);
-  }
-  // Parent. setpgid here too, so a Cancel() racing the child's own setpgid still hits the group.
-  ::setpgid(pid, pid);
-  ::close(out[1]);
-  ::close(err[1]);
-  ::close(exec_err[1]);
-  for (int fd : {out[0], err[0], exec_err[0]}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  if (shim == 0) RunTaskShim(args);  // never returns
+  for (int fd : {out[1], err[1], exec_err[1], control[0], report[1]}) ::close(fd);
+  for (int fd : {out[0], err[0], exec_err[0], report[0]}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
 
   std::unique_ptr<Process> p(new Process());
-  p->pid_ = pid;
+  p->shim_pid_ = shim;
+  p->control_fd_ = control[1];
+  p->report_fd_ = report[0];
   p->program_ = spec.argv[0];
+  p->token_ = token;
   p->out_fd_ = out[0];
   p->err_fd_ = err[0];
   p->exec_err_fd_ = exec_err[0];
@@ -139,19 +154,27 @@ Result<std::unique_ptr<Process>> Process::Start(const ProcessSpec& spec) {
   p->timeout_ = spec.timeout;
   p->kill_grace_ = spec.kill_grace;
   p->started_ = Clock::now();
+
+  // The shim reports the task's pid right after forking it (bounded wait: a shim that cannot
+  // even do that is treated as a failed start; the destructor kills and reaps it).
+  ShimReport rep;
+  if (!ReadReport(p->report_fd_, &rep, 10000) || rep.kind != ShimReport::kStarted) {
+    std::string why = rep.kind == ShimReport::kExited && rep.fork_errno
+                          ? std::strerror(rep.fork_errno) : "the task supervisor did not start";
+    return Status::Unavailable(fmt::format("fork: {}", why));
+  }
+  p->pid_ = rep.task_pid;
   return p;
 }
 
 Process::~Process() {
-  if (pid_ > 0) {  // Wait() never ran to the end: do not leave the group behind.
-    ::killpg(pid_, SIGKILL);
+  if (shim_pid_ > 0) {  // Wait() never ran to the end: do not leave the tree behind.
+    SendToShim('K');
+    CloseFd(control_fd_);  // EOF: the shim kills the tree even if it missed the byte
     int st;
-    ::waitpid(pid_, &st, 0);
+    ::waitpid(shim_pid_, &st, 0);
   }
-  CloseFd(out_fd_);
-  CloseFd(err_fd_);
-  CloseFd(exec_err_fd_);
-  CloseFd(wake_fd_);
+  for (int* fd : {&out_fd_, &err_fd_, &exec_err_fd_, &wake_fd_, &control_fd_, &report_fd_}) CloseFd(*fd);
 }
 
 void Process::WakeUp() {
@@ -161,9 +184,20 @@ void Process::WakeUp() {
   (void)w;
 }
 
+void Process::SendToShim(char cmd) {
+  if (control_fd_ < 0) return;
+  ssize_t w;
+  do { w = ::write(control_fd_, &cmd, 1); } while (w < 0 && errno == EINTR);
+}
+
 void Process::Cancel(std::chrono::milliseconds grace) {
   if (grace.count() >= 0) cancel_grace_ms_.store(grace.count());
   cancel_requested_.store(true);
+  WakeUp();
+}
+
+void Process::SetPaused(bool paused) {
+  paused_.store(paused);
   WakeUp();
 }
 
@@ -179,13 +213,9 @@ ProcessResult Process::Wait(const LineFn& on_line, const std::function<void()>& 
                                                                                                            : started_ + timeout_;
   auto kill_at = never;
   auto drain_until = never;
-  bool term_sent = false, exited = false;
-  int status = 0;
-  struct rusage ru {};
+  bool term_sent = false, exited = false, shim_lost = false;
+  ShimReport final_report;
   auto ended = started_;
-  // When the pipes are closed but the process has not been reaped yet (it is exiting), poll
-  // for its exit with a short, growing interval rather than a fixed long sleep.
-  int idle_poll_ms = 1;
   char buf[64 * 1024];
 
   auto read_pipe = [&](int& fd, LineSplitter& split) {
@@ -201,34 +231,43 @@ ProcessResult Process::Wait(const LineFn& on_line, const std::function<void()>& 
 
   for (;;) {
     auto now = Clock::now();
+    const bool paused = paused_.load();
     if (!exited) {
       auto begin_stop = [&] {
-        ::killpg(pid_, SIGTERM);
+        SendToShim('T');  // SIGTERM to the task's group and every other descendant
         term_sent = true;
         int64_t g = cancel_grace_ms_.load();
         kill_at = now + (g >= 0 ? std::chrono::milliseconds(g) : kill_grace_);
       };
       if (cancel_requested_.load() && !term_sent) { result.cancelled = true; begin_stop(); }
       if (!term_sent && now >= deadline) { result.timed_out = true; begin_stop(); }
-      if (now >= kill_at) { ::killpg(pid_, SIGKILL); kill_at = never; }
-      pid_t r = ::wait4(pid_, &status, WNOHANG, &ru);
-      if (r == pid_) {
+      if (now >= kill_at) { SendToShim('K'); kill_at = never; }
+      // The shim reports kExited only after the task exited and its whole tree was reaped.
+      ShimReport rep;
+      ssize_t n = ::read(report_fd_, &rep, sizeof rep);
+      if (n == ssize_t(sizeof rep) && rep.kind == ShimReport::kExited) final_report = rep;
+      if ((n == ssize_t(sizeof rep) && rep.kind == ShimReport::kExited) || n == 0) {
         exited = true;
+        shim_lost = n == 0;
         ended = Clock::now();
-        ::killpg(pid_, SIGKILL);  // stragglers the task left in its group
+        int st;
+        ::waitpid(shim_pid_, &st, 0);  // it exits right after its report
+        shim_pid_ = -1;
         drain_until = ended + kDrainAfterExit;
       }
     }
+    // Pipes are read to EOF; the drain bound only matters if something outside the tree kept a
+    // write end (the shim was killed), and it does not run while output is paused.
+    if (paused && exited) drain_until = now + kDrainAfterExit;
     if (exited && (out_fd_ < 0 && err_fd_ < 0)) break;
     if (exited && now >= drain_until) break;
 
     std::vector<pollfd> fds;
-    if (out_fd_ >= 0) fds.push_back({out_fd_, POLLIN, 0});
-    if (err_fd_ >= 0) fds.push_back({err_fd_, POLLIN, 0});
+    if (!paused && out_fd_ >= 0) fds.push_back({out_fd_, POLLIN, 0});
+    if (!paused && err_fd_ >= 0) fds.push_back({err_fd_, POLLIN, 0});
+    if (!exited) fds.push_back({report_fd_, POLLIN, 0});
     fds.push_back({wake_fd_, POLLIN, 0});
-    bool pipes_open = out_fd_ >= 0 || err_fd_ >= 0;
-    auto wait_for = std::chrono::milliseconds(pipes_open ? 100 : idle_poll_ms);
-    if (!pipes_open) idle_poll_ms = std::min(idle_poll_ms * 2, 50);
+    auto wait_for = std::chrono::milliseconds(100);
     for (auto t : {deadline, kill_at, drain_until}) {
       if (t != never && !(exited && t != drain_until)) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(t - now) + std::chrono::milliseconds(1);
@@ -237,8 +276,10 @@ ProcessResult Process::Wait(const LineFn& on_line, const std::function<void()>& 
     }
     int pr = ::poll(fds.data(), fds.size(), int(wait_for.count()));
     if (pr < 0 && errno != EINTR) break;
-    read_pipe(out_fd_, out_split);
-    read_pipe(err_fd_, err_split);
+    if (!paused_.load()) {
+      read_pipe(out_fd_, out_split);
+      read_pipe(err_fd_, err_split);
+    }
     if (after_read) after_read();
     uint64_t drain;
     while (::read(wake_fd_, &drain, sizeof drain) > 0) {}
@@ -258,11 +299,21 @@ ProcessResult Process::Wait(const LineFn& on_line, const std::function<void()>& 
   }
   CloseFd(exec_err_fd_);
 
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
+  if (shim_lost) {
+    // Someone killed the shim itself: end what is left of the tree from here, as the start-up
+    // reaper pass would (the task by identity, escaped descendants by their token).
+    AttemptRecord rec;
+    rec.token = token_;
+    rec.task = IdentityOf(pid_);
+    KillAttemptLeftovers(rec);
+    result.term_signal = SIGKILL;  // the tree was killed, whatever the task itself was doing
+  } else {
+    int status = final_report.wait_status;
+    if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
+  }
   result.wall_seconds = std::chrono::duration<double>(ended - started_).count();
-  result.peak_rss_bytes = int64_t(ru.ru_maxrss) * 1024;  // Linux reports KiB
-  pid_ = -1;
+  result.peak_rss_bytes = final_report.peak_rss_kb * 1024;  // Linux reports KiB
   return result;
 }
 

@@ -40,9 +40,15 @@ std::string EncodeRecord(uint8_t type, uint64_t seq, std::string_view payload) {
   return rec;
 }
 
-Status WriteAll(int fd, std::string_view data, const std::string& path) {
+class RealFs : public SpoolFs {
+ public:
+  ssize_t Write(int fd, const void* data, size_t n) override { return ::write(fd, data, n); }
+  int DataSync(int fd) override { return ::fdatasync(fd); }
+};
+
+Status WriteAll(SpoolFs* fs, int fd, std::string_view data, const std::string& path) {
   while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
+    ssize_t n = fs->Write(fd, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Status::IOError(fmt::format("writing spool {}: {}", path, std::strerror(errno)));
     data.remove_prefix(size_t(n));
@@ -52,13 +58,19 @@ Status WriteAll(int fd, std::string_view data, const std::string& path) {
 
 }  // namespace
 
-Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, uint64_t compact_bytes) {
+SpoolFs* RealSpoolFs() {
+  static RealFs fs;
+  return &fs;
+}
+
+Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, uint64_t compact_bytes, SpoolFs* fs) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status::IOError(fmt::format("cannot create spool dir {}: {} (pass a writable --spool-dir)", dir, ec.message()));
   std::unique_ptr<Spool> s(new Spool());
   s->path_ = (std::filesystem::path(dir) / "spool.log").string();
   s->compact_bytes_ = compact_bytes;
+  s->fs_ = fs ? fs : RealSpoolFs();
   s->fd_ = ::open(s->path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (s->fd_ < 0)
     return Status::IOError(fmt::format("cannot open spool {}: {} (pass a writable --spool-dir)", s->path_, std::strerror(errno)));
@@ -111,7 +123,7 @@ Status Spool::Replay() {
 
 Status Spool::WriteRecord(uint8_t type, uint64_t seq, std::string_view payload) {
   std::string rec = EncodeRecord(type, seq, payload);
-  Status st = WriteAll(fd_, rec, path_);
+  Status st = WriteAll(fs_, fd_, rec, path_);
   if (!st.ok()) {
     // Do not leave half a record that later records would follow: cut back to the last good one.
     if (::ftruncate(fd_, off_t(file_bytes_)) == 0) ::lseek(fd_, off_t(file_bytes_), SEEK_SET);
@@ -127,13 +139,22 @@ Result<uint64_t> Spool::Append(std::string_view payload, bool sync) {
   uint64_t seq = next_seq_;
   RITSU_RETURN_IF_ERROR(WriteRecord(kMessage, seq, payload));
   ++next_seq_;
+  if (sync) {
+    Status st = Sync();
+    if (!st.ok()) {
+      // Not durable, so not appended: cut the record off again; the caller retries it whole.
+      file_bytes_ -= kHeaderBytes + payload.size();
+      if (::ftruncate(fd_, off_t(file_bytes_)) == 0) ::lseek(fd_, off_t(file_bytes_), SEEK_SET);
+      --next_seq_;
+      return st;
+    }
+  }
   pending_[seq] = std::string(payload);
-  if (sync) RITSU_RETURN_IF_ERROR(Sync());
   return seq;
 }
 
 Status Spool::Sync() {
-  if (::fdatasync(fd_) != 0) return Status::IOError(fmt::format("fdatasync spool {}: {}", path_, std::strerror(errno)));
+  if (fs_->DataSync(fd_) != 0) return Status::IOError(fmt::format("fdatasync spool {}: {}", path_, std::strerror(errno)));
   return Status::Ok();
 }
 
@@ -149,8 +170,8 @@ Status Spool::MaybeCompact() {
   int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IOError(fmt::format("compacting spool: open {}: {}", tmp, std::strerror(errno)));
   std::string rec = EncodeRecord(kBase, next_seq_ - 1, {});
-  Status st = WriteAll(fd, rec, tmp);
-  if (st.ok() && ::fdatasync(fd) != 0) st = Status::IOError(fmt::format("fdatasync {}: {}", tmp, std::strerror(errno)));
+  Status st = WriteAll(fs_, fd, rec, tmp);
+  if (st.ok() && fs_->DataSync(fd) != 0) st = Status::IOError(fmt::format("fdatasync {}: {}", tmp, std::strerror(errno)));
   if (st.ok() && ::rename(tmp.c_str(), path_.c_str()) != 0)
     st = Status::IOError(fmt::format("rename {} -> {}: {}", tmp, path_, std::strerror(errno)));
   if (!st.ok()) {

@@ -21,8 +21,13 @@
 // Compaction: when every message is acked and the file is over the size limit it is rewritten
 // (temp file + rename) to hold only a base record and the pending messages.
 //
+// File writes go through SpoolFs so tests can make the disk "full" (ENOSPC) and give the space
+// back. A failed Append leaves the file as it was (a partial record is cut off again).
+//
 // Not thread-safe: the agent's event loop owns it.
 #pragma once
+
+#include <sys/types.h>
 
 #include <cstdint>
 #include <map>
@@ -34,9 +39,21 @@
 
 namespace ritsu::worker {
 
+// The spool's writes to its file, as the system calls: -1 and errno on failure.
+class SpoolFs {
+ public:
+  virtual ~SpoolFs() = default;
+  virtual ssize_t Write(int fd, const void* data, size_t n) = 0;
+  virtual int DataSync(int fd) = 0;
+};
+// write(2) and fdatasync(2).
+SpoolFs* RealSpoolFs();
+
 class Spool {
  public:
-  static Result<std::unique_ptr<Spool>> Open(const std::string& dir, uint64_t compact_bytes = 8 << 20);
+  // fs: nullptr = RealSpoolFs(); otherwise must outlive the spool.
+  static Result<std::unique_ptr<Spool>> Open(const std::string& dir, uint64_t compact_bytes = 8 << 20,
+                                             SpoolFs* fs = nullptr);
   ~Spool();
 
   // Appends a message; returns its sequence number (increasing, never reused).
@@ -63,6 +80,7 @@ class Spool {
   Status MaybeCompact();
 
   std::string path_;
+  SpoolFs* fs_ = nullptr;
   int fd_ = -1;
   uint64_t next_seq_ = 1;
   uint64_t file_bytes_ = 0;

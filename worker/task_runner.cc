@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -75,7 +76,7 @@ std::string ReadMetricsFile(const std::string& path, std::string* problem) {
 }
 
 TaskRunner::TaskRunner(const Assign& a, const LaunchContext& ctx, EventQueue* events)
-    : ref_{a.task_id, a.attempt}, slots_(a.slots), events_(events) {
+    : ref_{a.task_id, a.attempt}, slots_(a.slots), events_(events), registry_(ctx.registry) {
   ProcessSpec spec = BuildProcessSpec(a, ctx, &metrics_path_);
   std::error_code ec;
   std::filesystem::create_directories(ctx.metrics_dir, ec);
@@ -94,6 +95,12 @@ void TaskRunner::Cancel(std::chrono::milliseconds grace) {
   if (process_) process_->Cancel(grace);
 }
 
+void TaskRunner::SetOutputPaused(bool paused) {
+  std::lock_guard<std::mutex> lock(mu_);
+  paused_ = paused;
+  if (process_) process_->SetPaused(paused);
+}
+
 void TaskRunner::Run(ProcessSpec spec) {
   TaskEvent exited;
   exited.type = TaskEvent::Type::kExited;
@@ -107,17 +114,33 @@ void TaskRunner::Run(ProcessSpec spec) {
       return;
     }
   }
+  // The token is on disk before the fork, so a start-up reaper pass finds this tree even if the
+  // worker dies between the fork and the second Record.
+  AttemptRecord record{ref_.task_id, ref_.attempt, RandomAttemptToken(), {}, {}};
+  spec.attempt_token = record.token;
+  if (registry_) {
+    Status st = registry_->Record(record);
+    if (!st.ok()) std::fprintf(stderr, "ritsu-worker: task %llu attempt %u: %s\n", (unsigned long long)ref_.task_id,
+                               ref_.attempt, st.ToString().c_str());
+  }
   auto started = Process::Start(spec);
   if (!started.ok()) {
+    if (registry_) registry_->Remove(ref_.task_id, ref_.attempt);
     exited.result.launch_error = started.status().message();
     events_->Push(std::move(exited));
     return;
   }
   std::unique_ptr<Process> proc = std::move(started).value();
+  if (registry_) {
+    record.shim = IdentityOf(proc->shim_pid());
+    record.task = IdentityOf(proc->pid());
+    (void)registry_->Record(record);  // a failure was reported above already
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     process_ = proc.get();
     if (cancelled_) proc->Cancel(cancel_grace_);
+    if (paused_) proc->SetPaused(true);
   }
   TaskEvent st;
   st.type = TaskEvent::Type::kStarted;
@@ -152,6 +175,8 @@ void TaskRunner::Run(ProcessSpec spec) {
     std::lock_guard<std::mutex> lock(mu_);
     process_ = nullptr;
   }
+  // Wait() returned: the shim reaped the whole tree, nothing is left to reap on a restart.
+  if (registry_) registry_->Remove(ref_.task_id, ref_.attempt);
   events_->Push(std::move(exited));
 }
 

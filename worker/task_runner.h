@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/protocol.h"
+#include "worker/attempt_registry.h"
 #include "worker/process.h"
 #include "worker/slots.h"
 
@@ -50,6 +51,8 @@ struct LaunchContext {
   std::vector<LocalSlot> slots;         // this worker's slots (for CUDA_VISIBLE_DEVICES)
   std::string metrics_dir;              // RITSU_METRICS_FILE lives here, one file per attempt
   std::chrono::milliseconds kill_grace{std::chrono::seconds(10)};
+  // Where each attempt's process identity is recorded while it runs (nullptr: nowhere).
+  AttemptRegistry* registry = nullptr;
 };
 
 ProcessSpec BuildProcessSpec(const Assign& a, const LaunchContext& ctx, std::string* metrics_path);
@@ -66,6 +69,8 @@ class TaskRunner {
 
   // Thread-safe; effective even if the child has not been started yet.
   void Cancel(std::chrono::milliseconds grace);
+  // Thread-safe: stop / resume reading the child's output (back-pressure, Process::SetPaused).
+  void SetOutputPaused(bool paused);
   const TaskAttemptRef& ref() const { return ref_; }
   const std::string& metrics_path() const { return metrics_path_; }
   std::vector<std::string> slots() const { return slots_; }
@@ -81,6 +86,8 @@ class TaskRunner {
   Process* process_ = nullptr;     // guarded by mu_; valid while the child runs
   bool cancelled_ = false;         // guarded by mu_
   std::chrono::milliseconds cancel_grace_{0};
+  bool paused_ = false;            // guarded by mu_
+  AttemptRegistry* registry_ = nullptr;
   std::thread thread_;
 };
 

@@ -3,13 +3,19 @@
 // spool being emptied by the acks.
 #include "worker/agent.h"
 
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 #include <zmq.hpp>
+
+#include "worker/process.h"
+#include "worker/tests/faulty_fs.h"
 
 namespace ritsu::worker {
 namespace {
@@ -195,6 +201,187 @@ TEST(AgentTest, ReportsATaskResendsAfterReregisterAndEmptiesTheSpoolOnAcks) {
   ASSERT_TRUE(reopened.ok());
   EXPECT_TRUE((*reopened)->pending().empty()) << (*reopened)->pending().size() << " message(s) left";
   std::filesystem::remove_all(dir);
+}
+
+// An agent on its own thread, registered with a fake scheduler; stopped and cleaned up at the end.
+class RunningAgent {
+ public:
+  explicit RunningAgent(const std::string& name, SpoolFs* fs = nullptr) {
+    dir = std::filesystem::temp_directory_path() / ("ritsu-agent-test-" + std::to_string(::getpid()) + "-" + name);
+    std::filesystem::remove_all(dir);
+    cfg.scheduler = fake.endpoint;
+    cfg.name = name;
+    cfg.slots = *ParseSlotSpec("cpu0:mem=1G");
+    cfg.spool_dir = dir.string();
+    cfg.kill_grace = 1s;
+    fs_ = fs;
+  }
+  ~RunningAgent() {
+    if (agent) {
+      agent->RequestStop();
+      loop.join();
+    }
+    std::filesystem::remove_all(dir);
+  }
+  // Starts the agent and answers its Register; returns that Register.
+  Register Start() {
+    auto spool = Spool::Open(cfg.spool_dir, 8 << 20, fs_);
+    EXPECT_TRUE(spool.ok()) << spool.status().ToString();
+    agent = std::make_unique<Agent>(cfg, std::move(spool).value());
+    loop = std::thread([this] { EXPECT_TRUE(agent->Run().ok()); });
+    auto reg = fake.Next();
+    EXPECT_TRUE(reg.ok()) << reg.status().ToString();
+    EXPECT_EQ(reg->type, MsgType::kRegister);
+    RegisterReply rr;
+    rr.scheduler_id = "s1";
+    rr.heartbeat_interval_ms = 100;
+    rr.heartbeat_timeout_ms = 5000;
+    fake.Send(reg->request_id, rr);
+    return *reg->As<Register>();
+  }
+  void Assign(TaskId id, const std::string& script) {
+    ritsu::Assign a;
+    a.task_id = id;
+    a.attempt = 1;
+    a.name = "t";
+    a.argv = {"/bin/sh", "-c", script};
+    a.slots = {"cpu0"};
+    fake.Send(0, a);
+  }
+
+  std::filesystem::path dir;
+  FakeScheduler fake;
+  AgentConfig cfg;
+  std::unique_ptr<Agent> agent;
+  std::thread loop;
+
+ private:
+  SpoolFs* fs_ = nullptr;
+};
+
+std::string Seq(int n) {
+  std::string s;
+  for (int i = 1; i <= n; ++i) s += std::to_string(i) + "\n";
+  return s;
+}
+
+// The disk under the spool is full while a task writes ~2 MB: the task is held back (it blocks
+// on its pipe), its log says why once, and when space returns every byte arrives, in order.
+TEST(AgentTest, FullSpoolPausesTheTaskAndEveryByteArrivesInOrder) {
+  FaultyFs fs;
+  RunningAgent ra("spool-full", &fs);
+  ra.Start();
+  auto marker = ra.dir / "task-done";
+  fs.full = true;
+  ra.Assign(11, "seq 1 300000; touch " + marker.string());
+  auto started = ra.fake.Next();
+  ASSERT_TRUE(started.ok());
+  EXPECT_EQ(started->type, MsgType::kStarted);
+  std::this_thread::sleep_for(700ms);
+  EXPECT_GT(fs.refused.load(), 0);
+  EXPECT_FALSE(std::filesystem::exists(marker)) << "the task ran on while its output could not be kept";
+  fs.full = false;  // space returns
+  Report r;
+  CollectUntilFinished(ra.fake, &r);
+  ASSERT_TRUE(r.finished.has_value());
+  EXPECT_EQ(r.finished->exit_code, 0);
+  EXPECT_EQ(r.finished->log_bytes_lost, 0u);
+  EXPECT_TRUE(r.out == Seq(300000)) << "stdout differs: " << r.out.size() << " bytes";
+  const std::string note = "ritsu-worker: spool full (";
+  size_t at = r.err.find(note);
+  ASSERT_NE(at, std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(note, at + 1), std::string::npos) << "one note per episode: " << r.err;
+  EXPECT_NE(r.err.find("pausing this task's output until space returns"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("resuming this task's output"), std::string::npos) << r.err;
+}
+
+// A spool that stays unwritable past --spool-full-limit: output is dropped, the task finishes,
+// and its Finished (sent without the spool) counts the bytes lost.
+TEST(AgentTest, SpoolUnwritablePastTheLimitCountsTheLostBytes) {
+  FaultyFs fs;
+  RunningAgent ra("spool-lost", &fs);
+  ra.cfg.spool_full_limit = 300ms;
+  ra.Start();
+  fs.full = true;
+  ra.Assign(12, "seq 1 50000");
+  Report r;
+  CollectUntilFinished(ra.fake, &r);
+  ASSERT_TRUE(r.finished.has_value());
+  EXPECT_EQ(r.finished->exit_code, 0);
+  const uint64_t out_bytes = Seq(50000).size();
+  EXPECT_GE(r.finished->log_bytes_lost, out_bytes);
+  EXPECT_LT(r.finished->log_bytes_lost, out_bytes + 1000);  // plus the worker's own notes at most
+  EXPECT_TRUE(r.out.empty());
+  fs.full = false;  // so the agent's final sync on stop succeeds
+}
+
+// CancelTask.grace_ms = 0 means "the worker's --kill-grace": the task's TERM trap has time to
+// finish (exit 3). A grace the scheduler gives is used as is (1 ms: SIGKILL first).
+TEST(AgentTest, CancelGraceZeroUsesTheWorkersKillGrace) {
+  RunningAgent ra("grace");
+  ra.cfg.kill_grace = 1500ms;
+  ra.Start();
+  const std::string script = "trap 'sleep 0.3; exit 3' TERM; echo ready; while :; do sleep 0.05; done";
+  for (auto [id, grace_ms] : {std::pair<TaskId, int64_t>{21, 0}, std::pair<TaskId, int64_t>{22, 1}}) {
+    ra.Assign(id, script);
+    bool cancelled = false;
+    std::optional<Finished> fin;
+    for (int i = 0; i < 100 && !fin; ++i) {
+      auto m = ra.fake.Next();
+      ASSERT_TRUE(m.ok()) << m.status().ToString();
+      if (m->type == MsgType::kLogChunk && !cancelled && m->As<LogChunk>()->data.find("ready") != std::string::npos) {
+        CancelTask c;
+        c.task_id = id;
+        c.attempt = 1;
+        c.grace_ms = grace_ms;
+        c.reason = "test";
+        ra.fake.Send(0, c);
+        cancelled = true;
+      }
+      if (m->type == MsgType::kFinished) fin = *m->As<Finished>();
+    }
+    ASSERT_TRUE(fin.has_value());
+    EXPECT_EQ(fin->error, "cancelled");
+    if (grace_ms == 0) {
+      EXPECT_EQ(fin->exit_code, 3) << "signal " << fin->signal << ": the worker's 1.5 s grace was not used";
+    } else {
+      EXPECT_EQ(fin->signal, SIGKILL) << "exit " << fin->exit_code << ": the 1 ms grace was not used";
+    }
+  }
+}
+
+// Before it registers, the agent kills what a previous incarnation's attempts left running.
+TEST(AgentTest, StartupReaperKillsLeftoversBeforeRegistering) {
+  RunningAgent ra("reaper");
+  pid_t leftover = ::fork();
+  if (leftover == 0) {
+    std::string env = std::string(kAttemptTokenEnv) + "=left-by-the-last-run";
+    char* envp[] = {env.data(), nullptr};
+    const char* argv[] = {"/bin/sleep", "300", nullptr};
+    ::execve(argv[0], const_cast<char* const*>(argv), envp);
+    ::_exit(127);
+  }
+  ASSERT_GT(leftover, 0);
+  ProcIdentity id;
+  for (int i = 0; i < 200; ++i) {  // until it runs sleep, so its environment is the new one
+    std::error_code ec;
+    if (std::filesystem::read_symlink("/proc/" + std::to_string(leftover) + "/exe", ec).filename() == "sleep") break;
+    std::this_thread::sleep_for(5ms);
+  }
+  id = IdentityOf(leftover);
+  AttemptRegistry reg((ra.dir / "running").string());
+  ASSERT_TRUE(reg.Record({31, 2, "left-by-the-last-run", {}, id}).ok());
+  ra.Start();  // returns once the Register arrived
+  int st = 0;
+  pid_t r = 0;
+  for (int i = 0; i < 50 && r == 0; ++i) {  // a kill is delivered at once; reaping it takes a moment
+    r = ::waitpid(leftover, &st, WNOHANG);
+    if (r == 0) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(r, leftover) << "the leftover process is still running";
+  EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+  std::vector<std::string> problems;
+  EXPECT_TRUE(reg.List(&problems).empty());
 }
 
 }  // namespace

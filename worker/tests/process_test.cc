@@ -1,14 +1,18 @@
 #include "worker/process.h"
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
+
+#include "worker/attempt_registry.h"
 
 namespace ritsu::worker {
 namespace {
@@ -205,6 +209,119 @@ TEST(ProcessTest, LargeOutputIsCapturedCompletely) {
   EXPECT_EQ(o.out_lines.size(), 20000u);
   EXPECT_EQ(o.out_lines.front(), "line-0\n");
   EXPECT_EQ(o.out_lines.back(), "line-19999\n");
+}
+
+// A task that leaves a plain background child and a setsid'd one (own session, outside the
+// task's process group), each writing its pid to `pids` first.
+std::string TreeScript(const std::filesystem::path& pids) {
+  return "echo $$ > " + pids.string() + ".tmp; sleep 300 & echo $! >> " + pids.string() +
+         ".tmp; setsid sh -c 'echo $$ >> " + pids.string() + ".tmp; exec sleep 300' & "
+         "sleep 0.2; mv " + pids.string() + ".tmp " + pids.string() + "; echo ready; wait";
+}
+
+std::vector<pid_t> WaitForPids(const std::filesystem::path& pids, size_t n) {
+  std::vector<pid_t> out;
+  for (int i = 0; i < 500 && out.size() < n; ++i) {
+    out.clear();
+    std::ifstream in(pids);
+    for (std::string line; std::getline(in, line);) if (!line.empty()) out.push_back(std::stoi(line));
+    if (out.size() < n) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return out;
+}
+
+std::filesystem::path TempPath(const std::string& name) {
+  auto p = std::filesystem::temp_directory_path() / ("ritsu-process-test-" + std::to_string(::getpid()) + "-" + name);
+  std::filesystem::remove(p);
+  return p;
+}
+
+// A cancel reaches descendants that left the task's process group (setsid), and Wait() returns
+// only once every one of them is gone.
+TEST(ProcessTest, CancelKillsSetsidDescendantsBeforeReturning) {
+  auto pids_file = TempPath("cancel-pids");
+  ProcessSpec spec;
+  spec.argv = {"/bin/sh", "-c", TreeScript(pids_file)};
+  spec.kill_grace = std::chrono::milliseconds(200);
+  auto p = Process::Start(spec);
+  ASSERT_TRUE(p.ok());
+  Process* proc = p->get();
+  ProcessResult r = proc->Wait([&](OutputStream, std::string_view l) {
+    if (l == "ready\n") proc->Cancel();
+  });
+  EXPECT_TRUE(r.cancelled);
+  auto pids = WaitForPids(pids_file, 3);
+  ASSERT_EQ(pids.size(), 3u);
+  for (pid_t pid : pids) EXPECT_FALSE(Alive(pid)) << "pid " << pid << " outlived the cancel";
+  std::filesystem::remove(pids_file);
+}
+
+// The main process exits normally; what it left behind (including a setsid'd process that kept
+// stdout open) is killed before Wait() returns.
+TEST(ProcessTest, LeftoversOfAFinishedTaskAreKilledEvenOutsideTheGroup) {
+  Output o;
+  auto t0 = std::chrono::steady_clock::now();
+  ProcessResult r = RunSh("setsid sh -c 'echo $$; exec sleep 300' & sleep 0.2; echo main-done", &o);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_TRUE(r.succeeded()) << r.Describe();
+  ASSERT_EQ(o.out_lines.size(), 2u) << o.out;
+  pid_t escaped = std::stoi(o.out_lines[0]);
+  EXPECT_FALSE(Alive(escaped)) << "setsid'd leftover " << escaped << " survived the task";
+  EXPECT_LT(secs, 5.0);
+}
+
+// The worker is SIGKILLed mid-task: the task, its background child and its setsid'd child all
+// die within a few seconds (before: only the direct child got a parent-death signal).
+TEST(ProcessTest, WorkerDeathKillsTheWholeTree) {
+  auto pids_file = TempPath("death-pids");
+  pid_t worker = ::fork();
+  ASSERT_GE(worker, 0);
+  if (worker == 0) {  // stands in for ritsu-worker
+    ProcessSpec spec;
+    spec.argv = {"/bin/sh", "-c", TreeScript(pids_file)};
+    auto p = Process::Start(spec);
+    if (p.ok()) (*p)->Wait([](OutputStream, std::string_view) {});
+    ::_exit(0);
+  }
+  auto pids = WaitForPids(pids_file, 3);
+  ::kill(worker, SIGKILL);
+  int st;
+  ::waitpid(worker, &st, 0);
+  ASSERT_EQ(pids.size(), 3u);
+  bool all_gone = false;
+  for (int i = 0; i < 250 && !all_gone; ++i) {  // 5 s
+    all_gone = std::none_of(pids.begin(), pids.end(), [](pid_t pid) { return Alive(pid); });
+    if (!all_gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (pid_t pid : pids) EXPECT_FALSE(Alive(pid)) << "pid " << pid << " outlived its worker";
+  std::filesystem::remove(pids_file);
+}
+
+// While paused nothing is read: a task writing more than a pipe holds blocks instead of losing
+// output; after the pause every byte arrives, in order.
+TEST(ProcessTest, PausedOutputBlocksTheTaskAndLosesNothing) {
+  auto marker = TempPath("paused-marker");
+  ProcessSpec spec;
+  spec.argv = {"/bin/sh", "-c", "seq 1 100000; touch " + marker.string()};
+  auto p = Process::Start(spec);
+  ASSERT_TRUE(p.ok());
+  Process* proc = p->get();
+  proc->SetPaused(true);
+  std::thread resumer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    // ~590 KB of output cannot fit a 64 KiB pipe: the task must still be writing.
+    EXPECT_FALSE(std::filesystem::exists(marker)) << "the task was not held back";
+    proc->SetPaused(false);
+  });
+  std::string out;
+  ProcessResult r = proc->Wait([&](OutputStream, std::string_view l) { out += l; });
+  resumer.join();
+  EXPECT_TRUE(r.succeeded());
+  std::string expected;
+  for (int i = 1; i <= 100000; ++i) expected += std::to_string(i) + "\n";
+  EXPECT_TRUE(out == expected) << "output differs (" << out.size() << " vs " << expected.size() << " bytes)";
+  EXPECT_TRUE(std::filesystem::exists(marker));
+  std::filesystem::remove(marker);
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "worker/tests/faulty_fs.h"
+
 namespace ritsu::worker {
 namespace {
 
@@ -106,6 +108,40 @@ TEST_F(SpoolTest, UnwritableDirectoryIsAClearError) {
   auto s = Spool::Open("/proc/ritsu-cannot-write-here");
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("--spool-dir"), std::string::npos) << s.status().ToString();
+}
+
+// A full disk: Append fails cleanly (a half-written record is cut off again, a record whose
+// fdatasync failed is not kept), and once space returns the spool goes on as if nothing happened.
+TEST_F(SpoolTest, FullDiskFailsAppendsCleanlyAndRecovers) {
+  FaultyFs fs;
+  std::unique_ptr<Spool> s;
+  {
+    auto opened = Spool::Open(dir_.string(), 8 << 20, &fs);
+    ASSERT_TRUE(opened.ok());
+    s = std::move(opened).value();
+  }
+  ASSERT_TRUE(s->Append("one", false).ok());
+  uint64_t size = s->file_bytes();
+  fs.full = true;
+  auto failed = s->Append(std::string(1000, 'x'), false);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("No space left"), std::string::npos) << failed.status().ToString();
+  EXPECT_EQ(s->file_bytes(), size);
+  EXPECT_EQ(std::filesystem::file_size(file()), size) << "half a record was left in the file";
+  EXPECT_FALSE(s->Append("synced", true).ok());
+  EXPECT_EQ(s->pending().size(), 1u);
+  EXPECT_EQ(std::filesystem::file_size(file()), size);
+
+  fs.full = false;  // space returns
+  auto two = s->Append("two", true);
+  ASSERT_TRUE(two.ok());
+  EXPECT_EQ(*two, 2u) << "failed appends must not use up sequence numbers";
+  s.reset();
+  auto reopened = Open();
+  ASSERT_EQ(reopened->pending().size(), 2u);
+  EXPECT_EQ(reopened->pending().at(1), "one");
+  EXPECT_EQ(reopened->pending().at(2), "two");
+  EXPECT_EQ(reopened->discarded_tail_bytes(), 0u);
 }
 
 }  // namespace
