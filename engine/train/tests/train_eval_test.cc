@@ -35,7 +35,7 @@ using nlohmann::json;
 using namespace ritsu::train::testing;
 
 std::string SelectionPath() {
-  const std::string shared = std::string(RITSU_SHARED_DIR) + "/data/lawqa_jp/selection.json";
+  const std::string shared = std::string(RITSU_DATA_ROOT) + "/data/lawqa_jp/selection.json";
   if (fs::exists(shared)) return shared;
   return std::string(RITSU_SOURCE_DIR) + "/data/lawqa_jp/selection.json";
 }
