@@ -23,8 +23,27 @@ TimeMs NowMs() {
 
 }  // namespace
 
-Agent::Agent(AgentConfig cfg, std::unique_ptr<Spool> spool)
+Clock* SteadyClock() {
+  struct Steady : Clock {
+    time_point Now() override { return std::chrono::steady_clock::now(); }
+  };
+  static Steady clock;
+  return &clock;
+}
+
+ProcessLauncher* RealProcessLauncher() {
+  struct Real : ProcessLauncher {
+    std::unique_ptr<TaskHandle> Launch(const Assign& a, const LaunchContext& ctx, EventQueue* events) override {
+      return std::make_unique<TaskRunner>(a, ctx, events);
+    }
+  };
+  static Real launcher;
+  return &launcher;
+}
+
+Agent::Agent(AgentConfig cfg, std::unique_ptr<Spool> spool, AgentDeps deps)
     : cfg_(std::move(cfg)), spool_(std::move(spool)),
+      launcher_(deps.launcher ? deps.launcher : RealProcessLauncher()), clock_(deps.clock ? deps.clock : SteadyClock()),
       registry_((std::filesystem::path(cfg_.spool_dir) / "running").string()),
       hb_interval_(cfg_.heartbeat_interval), hb_timeout_(cfg_.heartbeat_timeout) {
   launch_.engine_path = cfg_.engine_path;
@@ -115,7 +134,7 @@ void Agent::SendRegister() {
   r.instance_id = cfg_.instance_id;
   register_request_id_ = next_request_id_++;
   SendFrame(Encode(register_request_id_, r));
-  register_sent_ = Clock::now();
+  register_sent_ = clock_->Now();
 }
 
 void Agent::SendHeartbeat() {
@@ -123,7 +142,7 @@ void Agent::SendHeartbeat() {
   hb.name = cfg_.name;
   hb.running = RunningRefs();
   SendFrame(Encode(next_request_id_++, hb));
-  last_heartbeat_sent_ = Clock::now();
+  last_heartbeat_sent_ = clock_->Now();
 }
 
 // Hands spooled messages to ZeroMQ in seq order, as far as its queue takes them.
@@ -145,7 +164,7 @@ void Agent::NoteToTask(const TaskAttemptRef& ref, const std::string& line) {
 void Agent::SpoolFull(const Status& why) {
   if (spool_full_) return;
   spool_full_ = true;
-  spool_full_since_ = Clock::now();
+  spool_full_since_ = clock_->Now();
   spool_full_reason_ = why.message();
   Log(fmt::format("spool full ({}): pausing the output of {} running task(s) until space returns",
                   spool_full_reason_, tasks_.size()));
@@ -157,7 +176,7 @@ void Agent::SpoolFull(const Status& why) {
 
 void Agent::SpoolHasSpace() {
   if (!spool_full_) return;
-  double secs = std::chrono::duration<double>(Clock::now() - spool_full_since_).count();
+  double secs = std::chrono::duration<double>(clock_->Now() - spool_full_since_).count();
   Log(fmt::format("spool has space again after {:.1f}s: resuming task output", secs));
   spool_full_ = false;
   dropping_output_ = false;
@@ -215,18 +234,22 @@ bool Agent::SpoolDeferredFinished() {
     auto appended = spool_->Append(Encode(spool_->next_seq(), f), true);
     if (!appended.ok()) {
       if (!dropping_output_) { SpoolFull(appended.status()); return false; }
-      // Given up on the spool: the report can still go out once; it is just not crash-safe.
+      // Given up on the spool: the report can still go out once; it is just not crash-safe. It
+      // waits for a registration (still reported as running meanwhile), or ritsud would requeue
+      // an attempt that ended.
+      if (!registered_) return false;
       Log(fmt::format("task {} attempt {}: {}; sending the result without spooling", f.task_id, f.attempt,
                       appended.status().ToString()));
-      if (registered_) SendFrame(Encode(next_request_id_++, f));
+      SendFrame(Encode(next_request_id_++, f));
     } else {
       if (spool_full_) SpoolHasSpace();
       unacked_finished_[*appended] = {f.task_id, f.attempt};
-      last_sync_ = Clock::now();
+      last_sync_ = clock_->Now();
       unsynced_ = false;
     }
     // Its output is all spooled (FlushOutput above): the offsets are not needed any more.
     for (auto st : {LogStream::kStdout, LogStream::kStderr}) stream_offset_.erase({f.task_id, f.attempt, st});
+    lost_bytes_.erase({f.task_id, f.attempt});  // (its own "bytes were lost" note may be among them)
     deferred_finished_.pop_front();
   }
   return true;
@@ -235,7 +258,7 @@ bool Agent::SpoolDeferredFinished() {
 // Once per loop turn: try again what the spool refused; after spool_full_limit (or when the
 // worker is stopping and the grace is over) stop holding output back and count what is lost.
 void Agent::RetrySpool() {
-  if (spool_full_ && !dropping_output_ && Clock::now() - spool_full_since_ >= cfg_.spool_full_limit) {
+  if (spool_full_ && !dropping_output_ && clock_->Now() - spool_full_since_ >= cfg_.spool_full_limit) {
     Log(fmt::format("spool still unwritable after {}s ({}): dropping task output from now on; each attempt's "
                     "Finished reports the bytes lost", cfg_.spool_full_limit.count() / 1000.0, spool_full_reason_));
     dropping_output_ = true;
@@ -307,10 +330,10 @@ void Agent::HandleEvents() {
     }
   }
   RetrySpool();
-  if (unsynced_ && Clock::now() - last_sync_ >= kLogSyncEvery) {
+  if (unsynced_ && clock_->Now() - last_sync_ >= kLogSyncEvery) {
     Status st = spool_->Sync();
     if (!st.ok()) Log(st.ToString());
-    last_sync_ = Clock::now();
+    last_sync_ = clock_->Now();
     unsynced_ = false;
   }
 }
@@ -331,7 +354,7 @@ void Agent::HandleAssign(const Assign& a) {
     }
   }
   Log(fmt::format("task {} attempt {}: starting '{}' on slot(s) {}", a.task_id, a.attempt, a.name, fmt::join(a.slots, ",")));
-  auto runner = std::make_unique<TaskRunner>(a, launch_, &events_);
+  auto runner = launcher_->Launch(a, launch_, &events_);
   if (spool_full_ && !dropping_output_) {
     runner->SetOutputPaused(true);
     NoteToTask(runner->ref(), fmt::format("spool full ({}): pausing this task's output until space returns", spool_full_reason_));
@@ -352,7 +375,7 @@ void Agent::HandleFrame(std::string_view frame) {
     Log(fmt::format("ignoring a bad frame from the scheduler: {}", msg.status().ToString()));
     return;
   }
-  last_recv_ = Clock::now();
+  last_recv_ = clock_->Now();
   switch (msg->type) {
     case MsgType::kRegisterReply: {
       auto r = msg->As<RegisterReply>();
@@ -451,12 +474,12 @@ Status Agent::Run() {
   Log(fmt::format("connecting to {} with {} slot(s)", cfg_.scheduler, cfg_.slots.size()));
   Connect();
   SendRegister();
-  last_recv_ = Clock::now();
+  last_recv_ = clock_->Now();
   Clock::time_point stop_began{};
   bool stopping = false;
 
   for (;;) {
-    auto now = Clock::now();
+    auto now = clock_->Now();
     if (reload_.exchange(false))
       Log("SIGHUP: nothing to reload (flags and --config are read at start; restart the worker to change them)");
     if (stop_.load() && !stopping) {
@@ -473,10 +496,14 @@ Status Agent::Run() {
         dropping_output_ = true;
         for (auto& [k, t] : tasks_) t->SetOutputPaused(false);
       }
-      bool delivered = spool_->pending().empty() || !registered_;
-      if (tasks_.empty() && deferred_finished_.empty() &&
-          (delivered || now - stop_began > cfg_.kill_grace + std::chrono::seconds(2)))
+      bool delivered = (spool_->pending().empty() || !registered_) && deferred_finished_.empty();
+      bool out_of_time = now - stop_began > cfg_.kill_grace + std::chrono::seconds(2);
+      if (tasks_.empty() && (delivered || out_of_time)) {
+        if (!deferred_finished_.empty())
+          Log(fmt::format("stopping: {} result(s) could be neither spooled nor sent; ritsud will requeue those attempts",
+                          deferred_finished_.size()));
         break;
+      }
     }
 
     if (!registered_) {

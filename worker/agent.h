@@ -4,7 +4,8 @@
 //   silence longer than the heartbeat timeout, after a heartbeat reply asking for it, or when the
 //   scheduler id changes (ritsud restarted). Reconnects with exponential backoff (250 ms .. 5 s).
 // - Heartbeats every interval the scheduler chose; the scheduler's replies are its heartbeat.
-// - Assign -> TaskRunner thread; CancelTask / cancel lists -> SIGTERM the group, SIGKILL later.
+// - Assign -> a task through the ProcessLauncher (TaskRunner thread + Process under a shim);
+//   CancelTask / cancel lists -> SIGTERM the task's tree, SIGKILL it after the grace.
 // - Before registering, kills whatever task processes a previous incarnation left running
 //   (AttemptRegistry::ReapLeftovers), so a task never runs twice.
 // - A spool that cannot take more (disk full) pauses every task's output (back-pressure: the
@@ -34,6 +35,7 @@
 #include "auth/endpoint_security.h"
 #include "common/protocol.h"
 #include "common/status.h"
+#include "worker/agent_deps.h"
 #include "worker/attempt_registry.h"
 #include "worker/slots.h"
 #include "worker/spool.h"
@@ -63,9 +65,15 @@ struct AgentConfig {
   std::optional<auth::ClientCurve> curve;
 };
 
+// The agent's side effects besides socket and spool; nullptr = the real one.
+struct AgentDeps {
+  ProcessLauncher* launcher = nullptr;
+  Clock* clock = nullptr;
+};
+
 class Agent {
  public:
-  Agent(AgentConfig cfg, std::unique_ptr<Spool> spool);
+  Agent(AgentConfig cfg, std::unique_ptr<Spool> spool, AgentDeps deps = {});
   ~Agent();
 
   // Serves until RequestStop(); then cancels running tasks, waits for them (bounded by the kill
@@ -76,7 +84,6 @@ class Agent {
   void RequestReload() { reload_.store(true); }
 
  private:
-  using Clock = std::chrono::steady_clock;
   using StreamKey = std::tuple<TaskId, uint32_t, LogStream>;
 
   void Connect();
@@ -101,6 +108,8 @@ class Agent {
 
   AgentConfig cfg_;
   std::unique_ptr<Spool> spool_;
+  ProcessLauncher* launcher_;
+  Clock* clock_;
   std::atomic<bool> stop_{false};
   Status fatal_;                         // why Run stops by itself (the name is taken)
   std::atomic<bool> reload_{false};
@@ -120,7 +129,7 @@ class Agent {
   bool unsynced_ = false;
 
   EventQueue events_;
-  std::map<std::pair<TaskId, uint32_t>, std::unique_ptr<TaskRunner>> tasks_;
+  std::map<std::pair<TaskId, uint32_t>, std::unique_ptr<TaskHandle>> tasks_;
   std::map<StreamKey, uint64_t> stream_offset_;      // next byte offset of each stream
   std::map<StreamKey, std::string> pending_output_;  // lines not yet put into a chunk
   // Spooled log chunks by stream: chunk end offset -> spool seq (LogAck releases by offset).

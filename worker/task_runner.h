@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/protocol.h"
+#include "worker/agent_deps.h"
 #include "worker/attempt_registry.h"
 #include "worker/process.h"
 #include "worker/slots.h"
@@ -61,18 +62,18 @@ ProcessSpec BuildProcessSpec(const Assign& a, const LaunchContext& ctx, std::str
 // 1 MiB), else "" and *problem says why (a missing file is not a problem).
 std::string ReadMetricsFile(const std::string& path, std::string* problem);
 
-class TaskRunner {
+class TaskRunner : public TaskHandle {
  public:
   // Starts the thread at once.
   TaskRunner(const Assign& a, const LaunchContext& ctx, EventQueue* events);
-  ~TaskRunner();  // joins
+  ~TaskRunner() override;  // joins
 
   // Thread-safe; effective even if the child has not been started yet.
-  void Cancel(std::chrono::milliseconds grace);
+  void Cancel(std::chrono::milliseconds grace) override;
   // Thread-safe: stop / resume reading the child's output (back-pressure, Process::SetPaused).
-  void SetOutputPaused(bool paused);
-  const TaskAttemptRef& ref() const { return ref_; }
-  const std::string& metrics_path() const { return metrics_path_; }
+  void SetOutputPaused(bool paused) override;
+  const TaskAttemptRef& ref() const override { return ref_; }
+  const std::string& metrics_path() const override { return metrics_path_; }
   std::vector<std::string> slots() const { return slots_; }
 
  private:

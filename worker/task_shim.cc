@@ -95,7 +95,12 @@ void KillTree(pid_t self, pid_t task, bool* task_reaped, int* task_status) {
     pid_t r = ::waitpid(-1, &st, 0);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return;  // ECHILD: nothing left
-    if (r == task && !*task_reaped) { *task_reaped = true; *task_status = st; }
+    // Reap whatever else died meanwhile before scanning /proc again (a scan reads every
+    // process's stat file: once per batch, not once per child).
+    do {
+      if (r == task && !*task_reaped) { *task_reaped = true; *task_status = st; }
+      r = ::waitpid(-1, &st, WNOHANG);
+    } while (r > 0);
   }
 }
 

@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <fstream>
 #include <thread>
 
@@ -15,100 +18,13 @@
 #include <zmq.hpp>
 
 #include "worker/process.h"
+#include "worker/tests/fake_scheduler.h"
 #include "worker/tests/faulty_fs.h"
 
 namespace ritsu::worker {
 namespace {
 
 using namespace std::chrono_literals;
-
-class FakeScheduler {
- public:
-  FakeScheduler() : sock_(ctx_, zmq::socket_type::router) {
-    sock_.set(zmq::sockopt::linger, 0);
-    sock_.bind("tcp://127.0.0.1:*");
-    endpoint = sock_.get(zmq::sockopt::last_endpoint);
-  }
-  // Next message from the worker (answering heartbeats itself unless told otherwise).
-  Result<Message> Next(std::chrono::milliseconds timeout = 10s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      zmq::pollitem_t item{sock_.handle(), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, 100ms);
-      if (!(item.revents & ZMQ_POLLIN)) continue;
-      zmq::message_t id, body;
-      (void)sock_.recv(id);
-      (void)sock_.recv(body);
-      peer_ = std::string(static_cast<const char*>(id.data()), id.size());
-      auto msg = Decode(std::string_view(static_cast<const char*>(body.data()), body.size()));
-      if (!msg.ok()) return msg.status();
-      if (msg->type == MsgType::kHeartbeat && answer_heartbeats) {
-        HeartbeatReply r;
-        r.scheduler_id = scheduler_id;
-        r.reregister = ask_reregister;
-        ask_reregister = false;
-        Send(msg->request_id, r);
-        continue;
-      }
-      return msg;
-    }
-    return Status::Unavailable("fake scheduler: nothing from the worker in time");
-  }
-  template <typename T>
-  void Send(uint64_t rid, const T& m) {
-    std::string f = Encode(rid, m);
-    sock_.send(zmq::buffer(peer_), zmq::send_flags::sndmore);
-    sock_.send(zmq::buffer(f));
-  }
-  std::string endpoint;
-  std::string scheduler_id = "s1";
-  bool answer_heartbeats = true;
-  bool ask_reregister = false;
-
- private:
-  zmq::context_t ctx_{1};
-  zmq::socket_t sock_;
-  std::string peer_;
-};
-
-struct Report {
-  std::string out, err;
-  std::vector<uint64_t> chunk_seqs;
-  uint64_t out_end = 0, err_end = 0;
-  std::optional<Finished> finished;
-  uint64_t finished_rid = 0;
-};
-
-// Reads until Finished, checking that each stream's chunks are contiguous from offset 0.
-void CollectUntilFinished(FakeScheduler& fake, Report* r) {
-  for (;;) {
-    auto m = fake.Next();
-    ASSERT_TRUE(m.ok()) << m.status().ToString();
-    if (m->type == MsgType::kStarted) {
-      auto s = m->As<Started>();
-      ASSERT_TRUE(s.ok());
-      EXPECT_GT(s->pid, 0);
-      continue;
-    }
-    if (m->type == MsgType::kLogChunk) {
-      auto c = m->As<LogChunk>();
-      ASSERT_TRUE(c.ok());
-      uint64_t& end = c->stream == LogStream::kStdout ? r->out_end : r->err_end;
-      EXPECT_EQ(c->offset, end) << "gap or overlap in the chunks";
-      end = c->offset + c->data.size();
-      (c->stream == LogStream::kStdout ? r->out : r->err) += c->data;
-      continue;
-    }
-    if (m->type == MsgType::kFinished) {
-      auto f = m->As<Finished>();
-      ASSERT_TRUE(f.ok());
-      r->finished = *f;
-      r->finished_rid = m->request_id;
-      return;
-    }
-    ADD_FAILURE() << "unexpected " << MsgTypeName(m->type);
-  }
-}
 
 TEST(AgentTest, ReportsATaskResendsAfterReregisterAndEmptiesTheSpoolOnAcks) {
   auto dir = std::filesystem::temp_directory_path() / ("ritsu-agent-test-" + std::to_string(::getpid()));
@@ -206,7 +122,7 @@ TEST(AgentTest, ReportsATaskResendsAfterReregisterAndEmptiesTheSpoolOnAcks) {
 // An agent on its own thread, registered with a fake scheduler; stopped and cleaned up at the end.
 class RunningAgent {
  public:
-  explicit RunningAgent(const std::string& name, SpoolFs* fs = nullptr) {
+  explicit RunningAgent(const std::string& name, SpoolFs* fs = nullptr, AgentDeps deps = {}) : deps_(deps) {
     dir = std::filesystem::temp_directory_path() / ("ritsu-agent-test-" + std::to_string(::getpid()) + "-" + name);
     std::filesystem::remove_all(dir);
     cfg.scheduler = fake.endpoint;
@@ -227,7 +143,7 @@ class RunningAgent {
   Register Start() {
     auto spool = Spool::Open(cfg.spool_dir, 8 << 20, fs_);
     EXPECT_TRUE(spool.ok()) << spool.status().ToString();
-    agent = std::make_unique<Agent>(cfg, std::move(spool).value());
+    agent = std::make_unique<Agent>(cfg, std::move(spool).value(), deps_);
     loop = std::thread([this] { EXPECT_TRUE(agent->Run().ok()); });
     auto reg = fake.Next();
     EXPECT_TRUE(reg.ok()) << reg.status().ToString();
@@ -257,6 +173,7 @@ class RunningAgent {
 
  private:
   SpoolFs* fs_ = nullptr;
+  AgentDeps deps_;
 };
 
 std::string Seq(int n) {
@@ -382,6 +299,186 @@ TEST(AgentTest, StartupReaperKillsLeftoversBeforeRegistering) {
   EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
   std::vector<std::string> problems;
   EXPECT_TRUE(reg.List(&problems).empty());
+}
+
+// ---- The agent with a fake launcher and a fake clock: exact sequences, no child processes. ----
+
+class FakeClock : public Clock {
+ public:
+  time_point Now() override {
+    if (auto_advance) t_ += int64_t(1000) * 1000 * 1000;  // 1 s per call: a stopping agent's bounds pass
+    return time_point(std::chrono::nanoseconds(t_.load()));
+  }
+  void Advance(std::chrono::nanoseconds d) { t_ += d.count(); }
+  std::atomic<bool> auto_advance{false};
+
+ private:
+  std::atomic<int64_t> t_{int64_t(1000) * 1000 * 1000 * 1000};
+};
+
+class FakeTask : public TaskHandle {
+ public:
+  FakeTask(const ritsu::Assign& a, EventQueue* events) : ref_{a.task_id, a.attempt}, events_(events) {}
+  void Cancel(std::chrono::milliseconds grace) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancels_.push_back(grace);
+  }
+  void SetOutputPaused(bool p) override { paused = p; }
+  const TaskAttemptRef& ref() const override { return ref_; }
+  const std::string& metrics_path() const override { return metrics_path_; }
+
+  std::vector<std::chrono::milliseconds> cancels() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return cancels_;
+  }
+  void Output(LogStream s, std::string data) {
+    TaskEvent ev;
+    ev.type = TaskEvent::Type::kOutput;
+    ev.ref = ref_;
+    ev.stream = s;
+    ev.data = std::move(data);
+    events_->Push(std::move(ev));
+  }
+  // The agent destroys this handle once it handled the event: do not touch it afterwards.
+  void Exit(int code) {
+    TaskEvent ev;
+    ev.type = TaskEvent::Type::kExited;
+    ev.ref = ref_;
+    ev.result.exit_code = code;
+    events_->Push(std::move(ev));
+  }
+  std::atomic<bool> paused{false};
+
+ private:
+  TaskAttemptRef ref_;
+  EventQueue* events_;
+  std::string metrics_path_;
+  std::mutex mu_;
+  std::vector<std::chrono::milliseconds> cancels_;
+};
+
+class FakeLauncher : public ProcessLauncher {
+ public:
+  std::unique_ptr<TaskHandle> Launch(const ritsu::Assign& a, const LaunchContext&, EventQueue* events) override {
+    auto t = std::make_unique<FakeTask>(a, events);
+    std::lock_guard<std::mutex> lock(mu_);
+    launched_[a.task_id] = t.get();
+    return t;
+  }
+  FakeTask* Get(TaskId id) {
+    FakeTask* t = nullptr;
+    EXPECT_TRUE(Until([&] {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = launched_.find(id);
+      t = it == launched_.end() ? nullptr : it->second;
+      return t != nullptr;
+    })) << "task " << id << " was never launched";
+    return t;
+  }
+  // The agent acts on its own thread: wait (bounded) until it did what the test expects.
+  static bool Until(const std::function<bool()>& cond) {
+    for (int i = 0; i < 5000; ++i) {
+      if (cond()) return true;
+      std::this_thread::sleep_for(1ms);
+    }
+    return cond();
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<TaskId, FakeTask*> launched_;
+};
+
+LogChunk NextChunk(FakeScheduler& fake) {
+  for (;;) {
+    auto m = fake.Next();
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    if (!m.ok()) return {};
+    if (m->type == MsgType::kLogChunk) return *m->As<LogChunk>();
+  }
+}
+
+TEST(AgentSeamTest, CancelUsesTheSchedulersGraceOrTheWorkersWhenItSendsZero) {
+  FakeLauncher launcher;
+  FakeClock clock;
+  RunningAgent ra("seam-grace", nullptr, {&launcher, &clock});
+  ra.cfg.kill_grace = 4321ms;
+  ra.Start();
+  ra.Assign(41, "unused: the fake launcher runs nothing");
+  FakeTask* t = launcher.Get(41);
+  ASSERT_NE(t, nullptr);
+  for (int64_t grace_ms : {0, 2500}) {
+    CancelTask c;
+    c.task_id = 41;
+    c.attempt = 1;
+    c.grace_ms = grace_ms;
+    ra.fake.Send(0, c);
+  }
+  ASSERT_TRUE(FakeLauncher::Until([&] { return t->cancels().size() == 2; }));
+  EXPECT_EQ(t->cancels()[0], 4321ms) << "grace_ms 0 must mean the worker's --kill-grace";
+  EXPECT_EQ(t->cancels()[1], 2500ms);
+  EXPECT_EQ(CancelTask{}.grace_ms, 0) << "an absent grace_ms decodes as 0 = the worker's default";
+  t->Exit(0);
+  Report r;
+  CollectUntilFinished(ra.fake, &r);
+  clock.auto_advance = true;
+}
+
+// Spool full, space returns: paused, one note, resumed, every byte in order. Spool full for
+// longer than the limit: output dropped and counted exactly in log_bytes_lost.
+TEST(AgentSeamTest, SpoolFullSequence) {
+  FakeLauncher launcher;
+  FakeClock clock;
+  FaultyFs fs;
+  RunningAgent ra("seam-spool", &fs, {&launcher, &clock});
+  ra.cfg.spool_full_limit = 2s;  // below the 5 s heartbeat timeout, which the fake clock also drives
+  ra.Start();
+  ra.Assign(42, "unused");
+  FakeTask* t = launcher.Get(42);
+  ASSERT_NE(t, nullptr);
+  const std::string reason = "writing spool " + (ra.dir / "spool.log").string() + ": No space left on device";
+  const std::string pause_note = "ritsu-worker: spool full (" + reason + "): pausing this task's output until space returns\n";
+
+  t->Output(LogStream::kStdout, "line 1\n");
+  LogChunk c = NextChunk(ra.fake);
+  EXPECT_EQ(c.offset, 0u);
+  EXPECT_EQ(c.data, "line 1\n");
+
+  // Episode 1: full, then space returns.
+  fs.full = true;
+  t->Output(LogStream::kStdout, "line 2\n");
+  ASSERT_TRUE(FakeLauncher::Until([&] { return t->paused.load(); })) << "output was not paused";
+  t->Output(LogStream::kStdout, "line 3\n");  // already in flight when the pause began
+  fs.full = false;
+  ASSERT_TRUE(FakeLauncher::Until([&] { return !t->paused.load(); })) << "output was not resumed";
+  std::string out, err;
+  while (out != "line 2\nline 3\n" || err.find("resuming") == std::string::npos) {
+    LogChunk k = NextChunk(ra.fake);
+    ASSERT_FALSE(k.data.empty());
+    std::string& s = k.stream == LogStream::kStdout ? out : err;
+    EXPECT_EQ(k.offset, (k.stream == LogStream::kStdout ? 7 : 0) + s.size()) << "gap or overlap";
+    s += k.data;
+  }
+  EXPECT_EQ(err, pause_note + "ritsu-worker: spool has space again: resuming this task's output\n");
+
+  // Episode 2: full past the limit.
+  fs.full = true;
+  t->Output(LogStream::kStdout, "line 4\n");
+  ASSERT_TRUE(FakeLauncher::Until([&] { return t->paused.load(); }));
+  clock.Advance(3s);
+  ASSERT_TRUE(FakeLauncher::Until([&] { return !t->paused.load(); })) << "the limit did not end the pause";
+  t->Output(LogStream::kStdout, "gone\n");
+  t->Exit(0);
+  std::optional<Finished> fin;
+  while (!fin) {
+    auto m = ra.fake.Next();
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    EXPECT_NE(m->type, MsgType::kLogChunk) << "nothing could be spooled, so nothing is sent";
+    if (m->type == MsgType::kFinished) fin = *m->As<Finished>();
+  }
+  EXPECT_EQ(fin->log_bytes_lost, std::string("line 4\n").size() + pause_note.size() + std::string("gone\n").size());
+  fs.full = false;
+  clock.auto_advance = true;
 }
 
 }  // namespace
