@@ -1,11 +1,16 @@
 // RocksDB implementation of Kv.
+#include <cstdarg>
+#include <cstdio>
+
 #include <fmt/format.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/write_batch.h>
 
+#include "common/log.h"
 #include "scheduler/kv.h"
 
 namespace ritsu::sched {
@@ -20,6 +25,24 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.IsNotFound()) return Status::NotFound(what + ": " + s.ToString());
   return Status::IOError(what + ": " + s.ToString());
 }
+
+// RocksDB's own diagnostics go to ritsud's log, warnings and up only. Its default info LOG file
+// lives in the data dir: on a full disk a failed LOG write makes the next one abort the process
+// (an assertion in RocksDB's WritableFileWriter, seen with Debian's build), so it must not
+// write there.
+class RocksLogger : public rocksdb::Logger {
+ public:
+  RocksLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override { Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap); }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char buf[1024];
+    std::vsnprintf(buf, sizeof buf, format, ap);
+    if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) log::Error("rocksdb: {}", buf);
+    else log::Warn("rocksdb: {}", buf);
+  }
+};
 
 class RocksCursor : public Cursor {
  public:
@@ -57,7 +80,13 @@ class RocksKv : public Kv {
     db_->Close().PermitUncheckedError();  // nothing to do about a failed close at exit
   }
 
-  Status Resume() override { return FromRocks(db_->Resume(), "resuming writes to the store"); }
+  Status Resume() override {
+    rocksdb::Status s = db_->Resume();
+    // Busy: RocksDB's own recovery (it polls free space after a no-space error) is under way;
+    // it clears the error by itself once there is room, and the next write tells.
+    if (s.IsBusy()) return Status::Ok();
+    return FromRocks(s, "resuming writes to the store");
+  }
 
   Status Write(const Batch& batch, bool sync) override {
     rocksdb::WriteBatch wb;
@@ -110,6 +139,7 @@ Result<std::unique_ptr<Kv>> OpenRocksKv(const std::string& dir) {
   rocksdb::Options opts;
   opts.create_if_missing = true;
   opts.create_missing_column_families = true;
+  opts.info_log = std::make_shared<RocksLogger>();
   // Two cores: one background job for flush and compaction keeps the event loop's core free.
   opts.max_background_jobs = 2;
   opts.IncreaseParallelism(2);

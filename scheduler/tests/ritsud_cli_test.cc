@@ -1,5 +1,6 @@
 // The ritsud binary's refusals: each bad start exits non-zero with a message that names the
 // problem, and leaves the data dir as it was.
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -151,4 +152,23 @@ TEST_F(RitsudCliTest, SighupWithoutCurveDoesNotStopIt) {
   ASSERT_TRUE(WIFEXITED(st)) << "ritsud was killed by signal " << (WIFSIGNALED(st) ? WTERMSIG(st) : 0) << "\n" << out;
   EXPECT_EQ(WEXITSTATUS(st), 0) << out;
   EXPECT_NE(out.find("SIGHUP: nothing to reload"), std::string::npos) << out;
+}
+
+TEST_F(RitsudCliTest, StartOnAFullDiskSaysSoAndExitsCleanly) {
+  std::filesystem::create_directories(dir_);
+  if (::mount("tmpfs", dir_.c_str(), "tmpfs", 0, "size=1m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (not root?)";
+  }
+  {
+    FILE* f = fopen((dir_ / "fill").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::string block(4096, 'x');
+    while (fwrite(block.data(), 1, block.size(), f) == block.size() && fflush(f) == 0) {
+    }
+    fclose(f);
+  }
+  RunResult r = Ritsud("--data-dir " + (dir_ / "data").string() + " --insecure --bind tcp://127.0.0.1:0");
+  ::umount2(dir_.c_str(), MNT_DETACH);
+  EXPECT_EQ(r.code, 2) << r.output;  // not a signal (RocksDB aborted here before)
+  EXPECT_NE(r.output.find("scheduler store is out of space"), std::string::npos) << r.output;
 }
