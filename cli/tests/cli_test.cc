@@ -95,6 +95,11 @@ TEST(CliTest, SubmitExecAcceptsExactlyWhatTheSchedulerAccepts) {
     EXPECT_TRUE(a.ok());
     return BuildExecSpec(*a, "/w");
   };
+  // The default name comes from argv[0], which may be any bytes: it is made a valid name.
+  auto latin1 = BuildExecSpec(*SubmitExecParser().Parse({"--", "/opt/caf\xe9", "x"}), "/w");
+  ASSERT_TRUE(latin1.ok()) << latin1.status().message();
+  EXPECT_EQ(latin1->name, "caf\xef\xbf\xbd");
+  EXPECT_EQ(latin1->argv[0], "/opt/caf\xe9");
   auto top = spec({"--max-attempts", "100", "--priority", "1000000", "--timeout", "365d", "--gpus", "64"});
   ASSERT_TRUE(top.ok()) << top.status().message();
   EXPECT_TRUE(ValidateSpec(*top, "tasks[0]").ok());
