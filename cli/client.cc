@@ -89,9 +89,12 @@ Client::Event Client::NextEvent() {
   return Event::kNone;
 }
 
-std::string Client::NoReplyMessage(const std::string& endpoint, milliseconds waited, bool curve, bool lost_after_send) {
-  std::string msg = fmt::format("no reply from ritsud at {} within {:.1f}s. ", endpoint, double(waited.count()) / 1000.0);
-  if (lost_after_send)
+std::string Client::NoReplyMessage(const std::string& endpoint, milliseconds waited, bool curve, Lost lost) {
+  const double secs = double(waited.count()) / 1000.0;
+  std::string msg = lost == Lost::kNotBack
+                        ? fmt::format("ritsud at {} closed the connection and did not take a new one within {:.1f}s. ", endpoint, secs)
+                        : fmt::format("no reply from ritsud at {} within {:.1f}s. ", endpoint, secs);
+  if (lost == Lost::kMaybeApplied)
     msg += "The connection dropped after the request was sent, so it may or may not have been applied: check with "
            "`ritsu status` before sending it again. ";
   if (curve) {
@@ -172,8 +175,9 @@ Result<Message> Client::CallRaw(const std::string& frame, uint64_t request_id, m
   }
   // The request may still be queued in the socket: drop it so it is not delivered later.
   Reset();
-  return Status::Unavailable(NoReplyMessage(endpoint_, lost && may_resend ? reply_timeout_ : full_wait, ProcessCurve().has_value(),
-                                            lost_unresent));
+  const Lost why = lost_unresent ? Lost::kMaybeApplied : lost ? Lost::kNotBack : Lost::kNo;
+  return Status::Unavailable(
+      NoReplyMessage(endpoint_, why == Lost::kNotBack ? reply_timeout_ : full_wait, ProcessCurve().has_value(), why));
 }
 
 }  // namespace ritsu::cli

@@ -87,10 +87,14 @@ class Client {
   // --curve-server-key / --curve-secret-key or $RITSU_SERVER_KEY / $RITSU_KEY); nullopt = plain.
   static void SetCurve(std::optional<auth::ClientCurve> curve);
 
+  // What became of the connection while a request waited for its reply.
+  enum class Lost {
+    kNo,            // it stayed up (or never came up): plain silence
+    kNotBack,       // it dropped, and no new one was made within the reply timeout
+    kMaybeApplied,  // it dropped after a request that is never resent went out
+  };
   // The "no reply" message: names the address and what to check, for plain or CURVE mode.
-  // lost_after_send: the connection dropped after a request that is not resent went out.
-  static std::string NoReplyMessage(const std::string& endpoint, std::chrono::milliseconds waited, bool curve,
-                                    bool lost_after_send);
+  static std::string NoReplyMessage(const std::string& endpoint, std::chrono::milliseconds waited, bool curve, Lost lost);
 
  private:
   enum class Event { kNone, kDisconnected, kConnected };

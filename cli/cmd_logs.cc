@@ -42,9 +42,14 @@ int CmdLogs(Context& ctx, const std::vector<std::string>& args) {
     req.wait_ms = follow ? 10'000 : 0;
     auto rep = client.Call<LogsReply>(req, std::chrono::milliseconds(req.wait_ms));
     if (!rep.ok()) return ReportError(ctx, "logs", rep.status());
+    std::ostream* last = nullptr;
     for (const auto& piece : rep->pieces) {
       std::ostream* to = piece.stream == LogStream::kStderr ? to_stderr : to_stdout;
-      if (to) *to << piece.data;
+      if (!to) continue;
+      // On a terminal both streams show together: flush at each switch to keep the arrival order.
+      if (last && last != to) last->flush();
+      *to << piece.data;
+      last = to;
     }
     ctx.out->flush();
     ctx.err->flush();

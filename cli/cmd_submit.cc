@@ -50,7 +50,8 @@ Result<TaskSpec> BuildExecSpec(const ParsedArgs& a, const std::string& cwd) {
   s.argv = a.rest;
   if (s.argv.empty() || s.argv[0].empty())
     return Status::InvalidArgument("missing the command to run: ritsu submit exec [flags] -- CMD [ARGS...]");
-  s.name = a.Get("--name", std::filesystem::path(s.argv[0]).filename().string());
+  // The default name comes from argv[0], which may be any bytes: make it a valid name.
+  s.name = a.Has("--name") ? a.Get("--name") : ToShownText(std::filesystem::path(s.argv[0]).filename().string(), kMaxNameBytes);
   s.cwd = a.Get("--cwd", cwd);
   if (a.Has("--gpus")) {
     RITSU_ASSIGN_OR_RETURN(int64_t n, ParseInt("--gpus", a.Get("--gpus"), 0, kMaxGpus));

@@ -122,7 +122,8 @@ Result<JobRequest> BuildJobSpec(TaskKind kind, SplitArgs s, const std::string& c
     std::string out;
     for (const auto& f : t.flags)
       if (f.role == PathRole::kOutput && s.Job(f.name)) out = fs::path(s.Job(f.name)->value).filename().string();
-    spec.name = out.empty() ? TaskKindName(kind) : fmt::format("{} {}", TaskKindName(kind), out);
+    // From a path, which may be any bytes: make it a valid name.
+    spec.name = ToShownText(out.empty() ? TaskKindName(kind) : fmt::format("{} {}", TaskKindName(kind), out), kMaxNameBytes);
   }
 
   // Resources: what the user said, else CPU when the job runs on a CPU, else 1 GPU of the

@@ -83,6 +83,20 @@ std::string Printable(std::string_view text, size_t max_bytes) {
   return out;
 }
 
+std::string ToShownText(std::string_view text, size_t max_bytes) {
+  static constexpr std::string_view kReplacement = "\xef\xbf\xbd";  // U+FFFD
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    utf8proc_int32_t cp = 0;
+    size_t n = Utf8SequenceAt(text.substr(i), &cp);
+    std::string_view piece = n == 0 || IsControl(cp) ? kReplacement : text.substr(i, n);
+    if (out.size() + piece.size() > max_bytes) break;
+    out.append(piece);
+    i += n == 0 ? 1 : n;
+  }
+  return out;
+}
+
 Status ValidateSpec(const TaskSpec& spec, const std::string& where) {
   Checker c(where);
   if (static_cast<uint8_t>(spec.kind) > static_cast<uint8_t>(TaskKind::kMerge))

@@ -43,6 +43,11 @@ Status ValidateSpec(const TaskSpec& spec, const std::string& where);
 // what is wrong and where ("invalid UTF-8 at byte 3").
 std::string Utf8Problem(std::string_view text);
 
+// text made fit for a shown field: invalid UTF-8 and control characters become U+FFFD, and it is
+// cut at a character boundary to at most max_bytes. For names the CLI derives from argv or a
+// path (which may be any bytes), so a default never fails the check above.
+std::string ToShownText(std::string_view text, size_t max_bytes);
+
 // text cut to about max_bytes, with invalid UTF-8 bytes and control characters as \xNN, for
 // quoting untrusted values in error messages.
 std::string Printable(std::string_view text, size_t max_bytes = 40);

@@ -95,6 +95,11 @@ TEST(CliTest, SubmitExecAcceptsExactlyWhatTheSchedulerAccepts) {
     EXPECT_TRUE(a.ok());
     return BuildExecSpec(*a, "/w");
   };
+  // The default name comes from argv[0], which may be any bytes: it is made a valid name.
+  auto latin1 = BuildExecSpec(*SubmitExecParser().Parse({"--", "/opt/caf\xe9", "x"}), "/w");
+  ASSERT_TRUE(latin1.ok()) << latin1.status().message();
+  EXPECT_EQ(latin1->name, "caf\xef\xbf\xbd");
+  EXPECT_EQ(latin1->argv[0], "/opt/caf\xe9");
   auto top = spec({"--max-attempts", "100", "--priority", "1000000", "--timeout", "365d", "--gpus", "64"});
   ASSERT_TRUE(top.ok()) << top.status().message();
   EXPECT_TRUE(ValidateSpec(*top, "tasks[0]").ok());
@@ -129,15 +134,19 @@ TEST(CliTest, SweepSubmitOfADirectorySaysSo) {
 }
 
 TEST(CliTest, NoReplyMessageFitsTheSecurityMode) {
-  std::string plain = Client::NoReplyMessage("tcp://10.0.0.5:7070", std::chrono::milliseconds(5000), false, false);
+  using Lost = Client::Lost;
+  std::string plain = Client::NoReplyMessage("tcp://10.0.0.5:7070", std::chrono::milliseconds(5000), false, Lost::kNo);
   EXPECT_NE(plain.find("no reply from ritsud at tcp://10.0.0.5:7070 within 5.0s"), std::string::npos) << plain;
   EXPECT_NE(plain.find("--bind tcp://10.0.0.5:7070 --insecure"), std::string::npos) << plain;
-  std::string curve = Client::NoReplyMessage("tcp://10.0.0.5:7070", std::chrono::milliseconds(5000), true, false);
+  std::string curve = Client::NoReplyMessage("tcp://10.0.0.5:7070", std::chrono::milliseconds(5000), true, Lost::kNo);
   EXPECT_EQ(curve.find("--insecure"), std::string::npos) << curve;
   EXPECT_NE(curve.find("--bind tcp://10.0.0.5:7070 --curve-secret-key"), std::string::npos) << curve;
   EXPECT_NE(curve.find("RITSU_SERVER_KEY"), std::string::npos) << curve;
-  std::string lost = Client::NoReplyMessage("tcp://h:1", std::chrono::milliseconds(1000), false, true);
+  std::string lost = Client::NoReplyMessage("tcp://h:1", std::chrono::milliseconds(1000), false, Lost::kMaybeApplied);
   EXPECT_NE(lost.find("may or may not have been applied"), std::string::npos) << lost;
+  std::string gone = Client::NoReplyMessage("tcp://h:1", std::chrono::milliseconds(1000), false, Lost::kNotBack);
+  EXPECT_NE(gone.find("ritsud at tcp://h:1 closed the connection and did not take a new one within 1.0s"), std::string::npos)
+      << gone;
 }
 
 TEST(CliTest, MissingCommandAndUnknownFlagAreUsageErrors) {
@@ -411,6 +420,19 @@ TEST(ClientTest, ResendsAQueryWhenTheSchedulerRestarts) {
   EXPECT_EQ(c.resends(), 1);
   EXPECT_EQ(fake.received(MsgType::kStatus), 2);
   EXPECT_LT(secs, 15.0);  // generous: the point is "not the whole long poll"
+}
+
+TEST(ClientTest, ASchedulerThatStaysDownFailsWithinTheReplyTimeout) {
+  RestartingScheduler fake(std::chrono::milliseconds(2000));  // back only after the client gave up
+  Client c(fake.endpoint(), std::chrono::milliseconds(500));
+  auto t0 = std::chrono::steady_clock::now();
+  auto rep = c.Call<StatusReply>(StatusRequest{}, std::chrono::seconds(30));
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_FALSE(rep.ok());
+  EXPECT_EQ(rep.status().code(), Status::Code::kUnavailable);
+  EXPECT_NE(rep.status().message().find("closed the connection and did not take a new one within 0.5s"), std::string::npos)
+      << rep.status().message();
+  EXPECT_LT(secs, 10.0);  // not the 30 s long poll: the drop was seen, the scheduler given 0.5 s
 }
 
 TEST(ClientTest, NeverResendsASubmit) {

@@ -136,6 +136,16 @@ TEST(SpecCheckTest, ArgvEnvAndCwdMayBeAnyBytesButNul) {
   EXPECT_TRUE(Starts(Problem(s), "tasks[3].env[X]")) << Problem(s);
 }
 
+TEST(SpecCheckTest, ToShownTextAlwaysPassesTheCheck) {
+  EXPECT_EQ(ToShownText("caf\xe9", 256), "caf\xef\xbf\xbd");
+  EXPECT_EQ(ToShownText("a\tb", 256), "a\xef\xbf\xbd" "b");
+  EXPECT_EQ(ToShownText("日本語", 7), "日本");  // never half a character
+  TaskSpec s = Good();
+  s.name = ToShownText(std::string(300, 'x') + "\xff\n", kMaxNameBytes);
+  EXPECT_EQ(Problem(s), "");
+  EXPECT_EQ(s.name.size(), kMaxNameBytes);
+}
+
 TEST(SpecCheckTest, PrintableEscapesAndCuts) {
   EXPECT_EQ(Printable("plain"), "plain");
   EXPECT_EQ(Printable("日本語"), "日本語");
