@@ -203,6 +203,20 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
       << " dropped with no output tokens left, " << read_report.skipped_lines << " bad lines skipped\n";
   if (samples.empty()) return Status::InvalidArgument("--train-file " + o.train_file + ": no sample left to train on");
 
+  // Evaluation during training (its data is read and checked before the model is loaded).
+  std::unique_ptr<InTrainingEval> evaluator;
+  if (o.eval_strategy != "no") {
+    if (o.random_base_seed >= 0) {
+      return Status::InvalidArgument("--eval-file needs a base checkpoint; --random-base-seed has none");
+    }
+    const std::string eval_device = plan.cuda ? "cuda:" + std::to_string(plan.ordinals[0]) : "cpu";
+    RITSU_ASSIGN_OR_RETURN(evaluator, InTrainingEval::Create(o, tok, config.vocab_size, eval_device));
+    out << "train: evaluating " << evaluator->samples() << " samples of " << o.eval_file << " every "
+        << (o.eval_strategy == "steps" ? std::to_string(o.eval_steps) + " steps" : std::string("epoch"))
+        << " and at the last step (" << (evaluator->lawqa() ? "eval_accuracy and eval_loss" : "eval_loss")
+        << "; best by " << o.metric_for_best_model << ", " << (o.greater_is_better ? "greater" : "smaller")
+        << " is better)\n";
+  }
   // Model + LoRA.
   engine::LoraConfig lora;
   lora.r = o.lora_r;
@@ -274,20 +288,6 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
                   {"early_stopping_patience", o.early_stopping_patience},
                   {"early_stopping_threshold", o.early_stopping_threshold}};
 
-  // Evaluation during training.
-  std::unique_ptr<InTrainingEval> evaluator;
-  if (o.eval_strategy != "no") {
-    if (o.random_base_seed >= 0) {
-      return Status::InvalidArgument("--eval-file needs a base checkpoint; --random-base-seed has none");
-    }
-    const std::string eval_device = plan.cuda ? "cuda:" + std::to_string(plan.ordinals[0]) : "cpu";
-    RITSU_ASSIGN_OR_RETURN(evaluator, InTrainingEval::Create(o, tok, config.vocab_size, eval_device));
-    out << "train: evaluating " << evaluator->samples() << " samples of " << o.eval_file << " every "
-        << (o.eval_strategy == "steps" ? std::to_string(o.eval_steps) + " steps" : std::string("epoch"))
-        << " and at the last step (" << (evaluator->lawqa() ? "eval_accuracy and eval_loss" : "eval_loss")
-        << "; best by " << o.metric_for_best_model << ", " << (o.greater_is_better ? "greater" : "smaller")
-        << " is better)\n";
-  }
   const BestModelTracker tracker(o.metric_for_best_model, o.greater_is_better, o.early_stopping_patience,
                                  o.early_stopping_threshold);
   MetricsSeries series = MetricsSeries::FromEnvironment();

@@ -307,6 +307,20 @@ TEST_F(TrainEval, SigtermToTheProcessExitsWith75AfterACheckpoint) {
   EXPECT_EQ(LatestCheckpoint(out), out + "/checkpoint-" + std::to_string(step));
 }
 
+TEST_F(TrainEval, BadEvalFileIsNamedAndNothingIsTrained) {
+  WriteLines(out_ / "bad.jsonl", {R"({"input": "x", "output": "a"})", "not json"});
+  for (const auto& [file, want] : std::vector<std::pair<std::string, std::string>>{
+           {out_ / "missing.json", "--eval-file"}, {out_ / "bad.jsonl", out_ / "bad.jsonl:2"}}) {
+    auto args = Base(out_ / "bad", 2);
+    args.insert(args.end(), {"--eval-file", file});
+    auto r = TrainWithHook(args, nullptr, nullptr);
+    ASSERT_FALSE(r.ok()) << file;
+    EXPECT_NE(r.status().message().find(want), std::string::npos) << r.status().message();
+    EXPECT_TRUE(CheckpointSteps(out_ / "bad").empty());
+    EXPECT_FALSE(fs::exists(out_ / "bad/adapter_model.safetensors"));
+  }
+}
+
 TEST(BestModel, RotationKeepsTheBestAndTheNewestAsHfDoes) {
   EXPECT_EQ(CheckpointsToDelete({1, 2, 3, 4}, 2, -1), (std::vector<int64_t>{1, 2}));
   EXPECT_EQ(CheckpointsToDelete({1, 2, 3, 4}, 2, 1), (std::vector<int64_t>{2, 3}));
