@@ -361,6 +361,21 @@ TEST_F(TrainEval, BadEvalFileIsNamedAndNothingIsTrained) {
   }
 }
 
+TEST_F(TrainEval, EpochStrategyEvaluatesAtEachEpochEndAndTheLastStep) {
+  const std::string out = out_ / "epoch";
+  auto args = Base(out, 6);
+  args.insert(args.end(), {"--batch-size", "1", "--eval-file", Data()});  // 4 steps per epoch; --eval-strategy epoch inferred
+  std::string log;
+  auto r = TrainWithHook(args, nullptr, &log);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::vector<int64_t> steps;
+  const json state = json::parse(ReadFileBytes(out + "/trainer_state.json"));
+  for (const auto& h : state["log_history"]) {
+    if (h.contains("eval_loss")) steps.push_back(h["step"].get<int64_t>());
+  }
+  EXPECT_EQ(steps, (std::vector<int64_t>{4, 6})) << log;
+}
+
 TEST(BestModel, RotationKeepsTheBestAndTheNewestAsHfDoes) {
   EXPECT_EQ(CheckpointsToDelete({1, 2, 3, 4}, 2, -1), (std::vector<int64_t>{1, 2}));
   EXPECT_EQ(CheckpointsToDelete({1, 2, 3, 4}, 2, 1), (std::vector<int64_t>{2, 3}));
