@@ -27,6 +27,7 @@ json TrainProgress::ToJson() const {
           {"best_model", best.ToJson()},
           {"last_eval_epoch", last_eval_epoch},
           {"last_eval", last_eval},
+          {"eval_pending", eval_pending},
           {"hf_args", hf_args},
           {"epoch_float", epoch_float}};
 }
@@ -90,6 +91,7 @@ Result<TrainProgress> TrainProgress::FromJson(const json& j, const std::string& 
     p.best = BestModelState::FromJson(j.value("best_model", json::object()));
     p.last_eval_epoch = j.value("last_eval_epoch", int64_t{0});
     p.last_eval = j.value("last_eval", json());
+    p.eval_pending = j.value("eval_pending", false);
     p.hf_args = j.value("hf_args", json::object());
     p.epoch_float = j.value("epoch_float", 0.0);
   } catch (const json::exception& e) {

@@ -36,6 +36,7 @@ struct TrainProgress {
   BestModelState best;
   int64_t last_eval_epoch = 0;  // --eval-strategy epoch: the epoch count at the last evaluation
   nlohmann::json last_eval;     // metrics of the last evaluation (null before the first)
+  bool eval_pending = false;    // preempted before global_step's evaluation: run it on resume
   // Run settings HF's TrainerState carries (logging_steps, eval_steps, save_steps,
   // train_batch_size, num_train_epochs, early stopping arguments), filled by the trainer.
   nlohmann::json hf_args = nlohmann::json::object();

@@ -192,6 +192,20 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
       << " dropped with no output tokens left, " << read_report.skipped_lines << " bad lines skipped\n";
   if (samples.empty()) return Status::InvalidArgument("--train-file " + o.train_file + ": no sample left to train on");
 
+  // Evaluation during training (its data is read and checked before the model is loaded).
+  std::unique_ptr<InTrainingEval> evaluator;
+  if (o.eval_strategy != "no") {
+    if (o.random_base_seed >= 0) {
+      return Status::InvalidArgument("--eval-file needs a base checkpoint; --random-base-seed has none");
+    }
+    const std::string eval_device = plan.cuda ? "cuda:" + std::to_string(plan.ordinals[0]) : "cpu";
+    RITSU_ASSIGN_OR_RETURN(evaluator, InTrainingEval::Create(o, tok, config.vocab_size, eval_device));
+    out << "train: evaluating " << evaluator->samples() << " samples of " << o.eval_file << " every "
+        << (o.eval_strategy == "steps" ? std::to_string(o.eval_steps) + " steps" : std::string("epoch"))
+        << " and at the last step (" << (evaluator->lawqa() ? "eval_accuracy and eval_loss" : "eval_loss")
+        << "; best by " << o.metric_for_best_model << ", " << (o.greater_is_better ? "greater" : "smaller")
+        << " is better)\n";
+  }
   // Model + LoRA.
   engine::LoraConfig lora;
   lora.r = o.lora_r;
@@ -263,20 +277,6 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
                   {"early_stopping_patience", o.early_stopping_patience},
                   {"early_stopping_threshold", o.early_stopping_threshold}};
 
-  // Evaluation during training.
-  std::unique_ptr<InTrainingEval> evaluator;
-  if (o.eval_strategy != "no") {
-    if (o.random_base_seed >= 0) {
-      return Status::InvalidArgument("--eval-file needs a base checkpoint; --random-base-seed has none");
-    }
-    const std::string eval_device = plan.cuda ? "cuda:" + std::to_string(plan.ordinals[0]) : "cpu";
-    RITSU_ASSIGN_OR_RETURN(evaluator, InTrainingEval::Create(o, tok, config.vocab_size, eval_device));
-    out << "train: evaluating " << evaluator->samples() << " samples of " << o.eval_file << " every "
-        << (o.eval_strategy == "steps" ? std::to_string(o.eval_steps) + " steps" : std::string("epoch"))
-        << " and at the last step (" << (evaluator->lawqa() ? "eval_accuracy and eval_loss" : "eval_loss")
-        << "; best by " << o.metric_for_best_model << ", " << (o.greater_is_better ? "greater" : "smaller")
-        << " is better)\n";
-  }
   const BestModelTracker tracker(o.metric_for_best_model, o.greater_is_better, o.early_stopping_patience,
                                  o.early_stopping_threshold);
   MetricsSeries series = MetricsSeries::FromEnvironment();
@@ -317,6 +317,58 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
     }
     return Status::Ok();
   };
+  // The evaluation due at this step (if any), then the checkpoint due (if any).
+  auto evaluate_and_save = [&](bool eval_due) -> Status {
+    const bool last_step = prog.global_step == total_steps;
+    bool evaluated = false;
+    if (eval_due) {
+      RITSU_ASSIGN_OR_RETURN(json m, evaluator->Run(prog.global_step, *dp, lora, out));
+      evaluated = true;
+      prog.last_eval_epoch = prog.epoch;
+      prog.last_eval = m;
+      json entry = m;
+      entry["step"] = prog.global_step;
+      entry["epoch"] = prog.epoch_float;
+      prog.log_history.push_back(entry);
+      json rec = {{"kind", "eval"}, {"step", prog.global_step}, {"epoch", prog.epoch_float}};
+      for (const char* k : {"eval_accuracy", "eval_loss", "eval_samples"}) {
+        if (m.contains(k)) rec[k] = m[k];
+      }
+      series.Append(rec, err);
+      const bool best = tracker.Observe(prog.global_step, m, &prog.best);
+      char line[256];
+      std::snprintf(line, sizeof line, "eval step %lld/%lld  epoch %.2f", static_cast<long long>(prog.global_step),
+                    static_cast<long long>(total_steps), prog.epoch_float);
+      out << line;
+      if (m.contains("eval_accuracy")) {
+        out << "  eval_accuracy " << m["eval_accuracy"].get<double>() << " (" << m["eval_correct_count"] << "/"
+            << m["eval_samples"] << ")";
+      }
+      if (m.contains("eval_loss")) out << "  eval_loss " << m["eval_loss"].get<double>();
+      out << (best ? "  (best so far)" : "") << std::endl;
+      if (prog.best.should_training_stop) {
+        out << "train: early stopping at step " << prog.global_step << ": " << o.metric_for_best_model
+            << " did not improve by more than " << o.early_stopping_threshold << " for " << o.early_stopping_patience
+            << " evaluations (best " << prog.best.best_metric << " at step " << prog.best.best_step << ")" << std::endl;
+      }
+    }
+    // Checkpoints: every --save-steps, and with --load-best-model-at-end at every evaluation
+    // (so the best step always has one). The last step's adapter goes to the output dir itself.
+    const bool stop_now = last_step || prog.best.should_training_stop;
+    if ((o.save_steps > 0 && prog.global_step % o.save_steps == 0 && !stop_now) ||
+        (o.load_best_model_at_end && evaluated)) {
+      RITSU_RETURN_IF_ERROR(save_checkpoint());
+    }
+    return Status::Ok();
+  };
+  if (prog.eval_pending && !preempted) {
+    // The run this resumes was preempted before the evaluation of its last step.
+    prog.eval_pending = false;
+    if (evaluator) {
+      out << "train: evaluating step " << prog.global_step << ", deferred by the preemption" << std::endl;
+      RITSU_RETURN_IF_ERROR(evaluate_and_save(true));
+    }
+  }
   while (!preempted && !prog.best.should_training_stop && prog.global_step < total_steps) {
     std::vector<PackedBatch> micro;
     for (int64_t i = 0; i < accum; ++i) {
@@ -414,50 +466,20 @@ Result<TrainSummary> RunTrainingImpl(const TrainOptions& o, std::ostream& out, s
       prog.window_steps = 0;
     }
     if (o.after_step) o.after_step(prog.global_step);
-    const bool last_step = prog.global_step == total_steps;
     prog.epoch_float = static_cast<double>(prog.epoch) +
                        static_cast<double>(prog.next_batch) / static_cast<double>(batches_per_epoch);
-    bool evaluated = false;
-    if (evaluator && (last_step || (o.eval_strategy == "steps" && prog.global_step % o.eval_steps == 0) ||
-                      (o.eval_strategy == "epoch" && prog.epoch > prog.last_eval_epoch))) {
-      RITSU_ASSIGN_OR_RETURN(json m, evaluator->Run(prog.global_step, *dp, lora, out));
-      evaluated = true;
-      prog.last_eval_epoch = prog.epoch;
-      prog.last_eval = m;
-      json entry = m;
-      entry["step"] = prog.global_step;
-      entry["epoch"] = prog.epoch_float;
-      prog.log_history.push_back(entry);
-      json rec = {{"kind", "eval"}, {"step", prog.global_step}, {"epoch", prog.epoch_float}};
-      for (const char* k : {"eval_accuracy", "eval_loss", "eval_samples"}) {
-        if (m.contains(k)) rec[k] = m[k];
-      }
-      series.Append(rec, err);
-      const bool best = tracker.Observe(prog.global_step, m, &prog.best);
-      char line[256];
-      std::snprintf(line, sizeof line, "eval step %lld/%lld  epoch %.2f", static_cast<long long>(prog.global_step),
-                    static_cast<long long>(total_steps), prog.epoch_float);
-      out << line;
-      if (m.contains("eval_accuracy")) {
-        out << "  eval_accuracy " << m["eval_accuracy"].get<double>() << " (" << m["eval_correct_count"] << "/"
-            << m["eval_samples"] << ")";
-      }
-      if (m.contains("eval_loss")) out << "  eval_loss " << m["eval_loss"].get<double>();
-      out << (best ? "  (best so far)" : "") << std::endl;
-      if (prog.best.should_training_stop) {
-        out << "train: early stopping at step " << prog.global_step << ": " << o.metric_for_best_model
-            << " did not improve by more than " << o.early_stopping_threshold << " for " << o.early_stopping_patience
-            << " evaluations (best " << prog.best.best_metric << " at step " << prog.best.best_step << ")" << std::endl;
-      }
+    const bool eval_due = evaluator && (prog.global_step == total_steps ||
+                                        (o.eval_strategy == "steps" && prog.global_step % o.eval_steps == 0) ||
+                                        (o.eval_strategy == "epoch" && prog.epoch > prog.last_eval_epoch));
+    if (eval_due && StopRequested() && prog.global_step < total_steps) {
+      // Preempted before this step's evaluation, which could outlast the grace period: the
+      // checkpoint is written now and the resumed run evaluates this step first.
+      prog.eval_pending = true;
+      preempted = true;
+      break;
     }
-    // Checkpoints: every --save-steps, and with --load-best-model-at-end at every evaluation
-    // (so the best step always has one). The last step's adapter goes to the output dir itself.
-    const bool stop_now = last_step || prog.best.should_training_stop;
-    if ((o.save_steps > 0 && prog.global_step % o.save_steps == 0 && !stop_now) ||
-        (o.load_best_model_at_end && evaluated)) {
-      RITSU_RETURN_IF_ERROR(save_checkpoint());
-    }
-    if (StopRequested() && !stop_now) preempted = true;
+    RITSU_RETURN_IF_ERROR(evaluate_and_save(eval_due));
+    if (StopRequested() && prog.global_step < total_steps && !prog.best.should_training_stop) preempted = true;
   }
   if (preempted) {
     // Preemption (stop_signal.h): the step in flight finished; keep it, unless nothing moved

@@ -271,6 +271,46 @@ TEST_F(TrainEval, SigtermCheckpointsAndResumeAutoEndsOnTheUninterruptedAdapter) 
   EXPECT_TRUE(want == ReadFileBytes(out + "/adapter_model.safetensors")) << "resume after SIGTERM diverged";
 }
 
+// SIGTERM in a step whose evaluation is due: the checkpoint is written at once (an evaluation
+// can outlast the grace period) and the resumed run evaluates that step first, so the history,
+// the best model and the adapter are those of the uninterrupted run.
+TEST_F(TrainEval, SigtermBeforeADueEvaluationDefersItToTheResumedRun) {
+  auto with_eval = [&](const std::string& out) {
+    auto args = Base(out, 4);
+    args.insert(args.end(), {"--eval-file", Data(), "--eval-steps", "2", "--save-steps", "2", "--resume", "auto"});
+    return args;
+  };
+  ASSERT_TRUE(TrainWithHook(with_eval(out_ / "straight"), nullptr, nullptr).ok());
+  InstallStopSignalHandlers();
+  const std::string out = out_ / "deferred";
+  std::string log;
+  auto r = TrainWithHook(with_eval(out), [](int64_t step) {
+    if (step == 2) raise(SIGTERM);
+  }, &log);
+  ClearStopRequest();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->preempted);
+  EXPECT_NE(log.find("preempted at step 2: checkpoint-2 written"), std::string::npos) << log;
+  EXPECT_EQ(log.find("eval step 2/4"), std::string::npos) << "the evaluation ran before the checkpoint:\n" << log;
+  r = TrainWithHook(with_eval(out), nullptr, &log);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_NE(log.find("evaluating step 2, deferred by the preemption"), std::string::npos) << log;
+  EXPECT_EQ(ReadFileBytes(out_ / "straight/adapter_model.safetensors"), ReadFileBytes(out + "/adapter_model.safetensors"));
+  const json want = json::parse(ReadFileBytes(out_ / "straight/trainer_state.json"));
+  const json got = json::parse(ReadFileBytes(out + "/trainer_state.json"));
+  ASSERT_EQ(got["log_history"].size(), want["log_history"].size()) << got.dump();
+  for (size_t i = 0; i < want["log_history"].size(); ++i) {
+    for (const char* k : {"step", "loss", "eval_loss"}) {
+      EXPECT_EQ(got["log_history"][i].value(k, json()), want["log_history"][i].value(k, json())) << i << " " << k;
+    }
+  }
+  EXPECT_EQ(got["best_metric"], want["best_metric"]);
+  auto relative = [](const json& path, const std::string& base) {
+    return path.is_string() ? path.get<std::string>().substr(base.size()) : std::string("null");
+  };
+  EXPECT_EQ(relative(got["best_model_checkpoint"], out), relative(want["best_model_checkpoint"], out_ / "straight"));
+}
+
 // The real process contract: `ritsu-engine train` (TrainMain) exits 75 on SIGTERM, with the
 // checkpoint written and the line saying so.
 TEST_F(TrainEval, SigtermToTheProcessExitsWith75AfterACheckpoint) {
@@ -305,6 +345,35 @@ TEST_F(TrainEval, SigtermToTheProcessExitsWith75AfterACheckpoint) {
   const int64_t step = std::stoll(text.substr(at + 18));
   EXPECT_GE(step, 2);
   EXPECT_EQ(LatestCheckpoint(out), out + "/checkpoint-" + std::to_string(step));
+}
+
+TEST_F(TrainEval, BadEvalFileIsNamedAndNothingIsTrained) {
+  WriteLines(out_ / "bad.jsonl", {R"({"input": "x", "output": "a"})", "not json"});
+  for (const auto& [file, want] : std::vector<std::pair<std::string, std::string>>{
+           {out_ / "missing.json", "--eval-file"}, {out_ / "bad.jsonl", out_ / "bad.jsonl:2"}}) {
+    auto args = Base(out_ / "bad", 2);
+    args.insert(args.end(), {"--eval-file", file});
+    auto r = TrainWithHook(args, nullptr, nullptr);
+    ASSERT_FALSE(r.ok()) << file;
+    EXPECT_NE(r.status().message().find(want), std::string::npos) << r.status().message();
+    EXPECT_TRUE(CheckpointSteps(out_ / "bad").empty());
+    EXPECT_FALSE(fs::exists(out_ / "bad/adapter_model.safetensors"));
+  }
+}
+
+TEST_F(TrainEval, EpochStrategyEvaluatesAtEachEpochEndAndTheLastStep) {
+  const std::string out = out_ / "epoch";
+  auto args = Base(out, 6);
+  args.insert(args.end(), {"--batch-size", "1", "--eval-file", Data()});  // 4 steps per epoch; --eval-strategy epoch inferred
+  std::string log;
+  auto r = TrainWithHook(args, nullptr, &log);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::vector<int64_t> steps;
+  const json state = json::parse(ReadFileBytes(out + "/trainer_state.json"));
+  for (const auto& h : state["log_history"]) {
+    if (h.contains("eval_loss")) steps.push_back(h["step"].get<int64_t>());
+  }
+  EXPECT_EQ(steps, (std::vector<int64_t>{4, 6})) << log;
 }
 
 TEST(BestModel, RotationKeepsTheBestAndTheNewestAsHfDoes) {
