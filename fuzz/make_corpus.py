@@ -150,6 +150,8 @@ def adapter_seeds():
     put("adapter_config", "all_linear", json.dumps(dict(base, target_modules="all-linear", use_rslora=True)))
     put("adapter_config", "dora", json.dumps(dict(base, use_dora=True)))
     put("adapter_config", "huge_r", json.dumps(dict(base, r=2**62)))
+    # Ran 17 s (std::regex) before the bounded PCRE2 match; a timeout for the fuzzer.
+    put("adapter_config", "backtracking_regex", json.dumps(dict(base, target_modules=r"(.|\w)*[0-9]{2}")))
     put("adapter_config", "qwen3_config", json.dumps({
         "architectures": ["Qwen3ForCausalLM"], "head_dim": 128, "hidden_act": "silu", "hidden_size": 1024,
         "intermediate_size": 3072, "max_position_embeddings": 40960, "num_attention_heads": 16,

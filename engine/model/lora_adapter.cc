@@ -4,10 +4,11 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <regex>
 #include <sstream>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
 #include <nlohmann/json.hpp>
+#include <pcre2.h>
 
 #include "common/atomic_file.h"
 #include "common/checked_math.h"
@@ -61,6 +62,60 @@ bool LoraConfig::Targets(LinearModule m) const {
   return false;
 }
 
+namespace {
+
+// Full matches with PCRE2 (Python `re` semantics, which PEFT uses) under a budget. std::regex
+// has none: target_modules "(.*)*x" backtracked for minutes on a 31-character module name, and
+// its recursion per character can overflow the stack on a long tensor name from a file.
+constexpr uint32_t kRegexMatchLimit = 1'000'000;  // backtracking steps
+constexpr uint32_t kRegexDepthLimit = 10'000;     // KiB of backtracking memory
+
+struct Regex {
+  pcre2_code* code = nullptr;
+  std::string error;  // empty when compiled
+  explicit Regex(std::string_view pattern) {
+    int err = 0;
+    PCRE2_SIZE offset = 0;
+    code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                         PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &err, &offset,
+                         nullptr);
+    if (!code) {
+      PCRE2_UCHAR buf[256];
+      pcre2_get_error_message(err, buf, sizeof buf);
+      error = "does not compile at offset " + std::to_string(offset) + ": " + reinterpret_cast<const char*>(buf);
+    }
+  }
+  ~Regex() { pcre2_code_free(code); }
+  Regex(const Regex&) = delete;
+  Regex& operator=(const Regex&) = delete;
+
+  // Whole-subject match; the captured groups in *groups (when given). An error when the budget
+  // runs out.
+  Result<bool> FullMatch(std::string_view subject, std::vector<std::string>* groups = nullptr) const {
+    pcre2_match_data* md = pcre2_match_data_create_from_pattern(code, nullptr);
+    pcre2_match_context* mc = pcre2_match_context_create(nullptr);
+    pcre2_set_match_limit(mc, kRegexMatchLimit);
+    pcre2_set_depth_limit(mc, kRegexDepthLimit);
+    const int rc = pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0, 0, md, mc);
+    if (rc > 0 && groups) {
+      const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+      groups->clear();
+      for (int i = 0; i < rc; ++i) {
+        groups->push_back(ov[2 * i] == PCRE2_UNSET ? "" : std::string(subject.substr(ov[2 * i], ov[2 * i + 1] - ov[2 * i])));
+      }
+    }
+    pcre2_match_context_free(mc);
+    pcre2_match_data_free(md);
+    if (rc >= 0 || rc == PCRE2_ERROR_NOMATCH) return rc >= 0;
+    if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT) {
+      return Status::InvalidArgument("needs more backtracking than allowed (" + std::to_string(kRegexMatchLimit) + " steps)");
+    }
+    return Status::InvalidArgument("matching failed (PCRE2 error " + std::to_string(rc) + ")");
+  }
+};
+
+}  // namespace
+
 // peft's check_target_module_exists for a list entry: the module path equals the entry or
 // ends with "." + entry.
 static bool PeftNameMatches(const std::string& path, const std::string& entry) {
@@ -74,11 +129,11 @@ bool LoraConfig::TargetsAt(int64_t layer, LinearModule m) const {
   const std::string path = LinearModulePath(layer, m);
   if (target_regex) {
     if (target_patterns[0] == "all-linear") return true;
-    try {
-      return std::regex_match(path, std::regex(target_patterns[0]));
-    } catch (const std::regex_error&) {
-      return false;  // refused by Load before it gets here
-    }
+    // Compiles and stays within its budget: ParseLoraConfig checked both.
+    const Regex re(target_patterns[0]);
+    if (!re.error.empty()) return false;
+    Result<bool> match = re.FullMatch(path);
+    return match.ok() && *match;
   }
   for (const auto& t : target_patterns) {
     if (PeftNameMatches(path, t)) return true;
@@ -127,13 +182,17 @@ Result<LoraConfig> ParseLoraConfig(const std::string& path, const std::string& t
       c.target_patterns.push_back(x.get<std::string>());
     }
   } else if (t.is_string()) {
-    c.target_patterns.push_back(t.get<std::string>());
+    const std::string pattern = t.get<std::string>();
+    c.target_patterns.push_back(pattern);
     c.target_regex = true;
-    if (t != "all-linear") {
-      try {
-        std::regex re(t.get<std::string>());
-      } catch (const std::regex_error&) {
-        return bad("target_modules", "regex " + t.dump() + " does not compile");
+    if (pattern != "all-linear") {
+      // PEFT matches a string as a regex against the full module name: it must compile and stay
+      // within the backtracking budget on a module path.
+      const Regex re(pattern);
+      if (!re.error.empty()) return bad("target_modules", "regex " + t.dump() + " " + re.error);
+      for (LinearModule m : kAllLinearModules) {
+        Result<bool> match = re.FullMatch(LinearModulePath(0, m));
+        if (!match.ok()) return bad("target_modules", "regex " + t.dump() + " " + match.status().message());
       }
     }
   } else {
@@ -208,27 +267,28 @@ Result<LoraAdapter> LoraAdapter::Load(const std::string& dir, const ModelConfig&
   }
   RITSU_ASSIGN_OR_RETURN(auto ck, Checkpoint::OpenFile(st_path));
   // Key grammar: base_model.model.model.layers.<N>.<parent>.<module>.lora_<A|B>[.default].weight
-  static const std::regex kKey(R"(base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.([a-z_]+)\.lora_([AB])(?:\.default)?\.weight)");
+  static const Regex kKey(R"(base_model\.model\.model\.layers\.(\d{1,9})\.(self_attn|mlp)\.([a-z_]+)\.lora_([AB])(?:\.default)?\.weight)");
+  std::vector<std::string> m;
   for (const auto& [name, view] : ck->tensors()) {
-    std::smatch m;
-    if (!std::regex_match(name, m, kKey)) {
+    Result<bool> matched = kKey.FullMatch(name, &m);
+    if (!matched.ok() || !*matched) {
       return Status::InvalidArgument(st_path + ": tensor " + name + " is not a LoRA A/B weight of a Qwen decoder linear layer");
     }
-    const int64_t layer = std::stoll(m[1].str());
+    const int64_t layer = std::stoll(m[1]);
     if (layer >= base.num_hidden_layers) {
       return Status::InvalidArgument(st_path + ": tensor " + name + " is for layer " + std::to_string(layer) + " but the base has " +
                                      std::to_string(base.num_hidden_layers) + " layers");
     }
     std::optional<LinearModule> mod;
     for (LinearModule lm : kAllLinearModules) {
-      if (m[3].str() == LinearModuleName(lm) && m[2].str() == LinearModuleParent(lm)) mod = lm;
+      if (m[3] == LinearModuleName(lm) && m[2] == LinearModuleParent(lm)) mod = lm;
     }
     if (!mod) return Status::InvalidArgument(st_path + ": tensor " + name + " names an unknown module");
     if (!ad.config.TargetsAt(layer, *mod)) {
       return Status::InvalidArgument(st_path + ": tensor " + name + " is for " + LinearModuleName(*mod) + ", which target_modules in " + cfg_path + " does not list");
     }
     const auto [out_f, in_f] = LinearModuleShape(base, *mod);
-    const bool is_a = m[4].str() == "A";
+    const bool is_a = m[4] == "A";
     const std::vector<int64_t> want = is_a ? std::vector<int64_t>{ad.config.r, in_f} : std::vector<int64_t>{out_f, ad.config.r};
     RITSU_ASSIGN_OR_RETURN(auto values, ck->ReadFloat(name, want));
     LoraWeights& w = ad.weights[{layer, *mod}];

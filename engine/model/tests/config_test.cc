@@ -1,6 +1,11 @@
 #include "engine/model/config.h"
 #include "engine/model/lora_adapter.h"
 
+#include <fstream>
+
+#include "engine/model/safetensors.h"
+#include "engine/model/tests/test_dir.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -137,6 +142,51 @@ TEST(LoraConfigParse, RankWhoseMatricesOverflowIsRefused) {
   EXPECT_THAT(st.message(), HasSubstr("q_proj"));
   lc->r = 16;
   EXPECT_TRUE(CheckLoraShapes(*base, *lc, "a/adapter_config.json").ok());
+}
+
+const char* kAdapterHead = R"({"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": )";
+
+TEST(LoraConfigParse, TargetModulesRegexFollowsPythonFullMatch) {
+  auto lc = ParseLoraConfig("adapter_config.json", std::string(kAdapterHead) + R"J(".*\\.(q_proj|down_proj)"})J");
+  ASSERT_TRUE(lc.ok()) << lc.status().ToString();
+  EXPECT_EQ(lc->target_modules, (std::vector<std::string>{"q_proj", "down_proj"}));
+  lc = ParseLoraConfig("adapter_config.json", std::string(kAdapterHead) + R"("all-linear"})");
+  ASSERT_TRUE(lc.ok());
+  EXPECT_EQ(lc->target_modules.size(), 7u);
+  lc = ParseLoraConfig("adapter_config.json", std::string(kAdapterHead) + R"("q_proj"})");  // full match only
+  ASSERT_FALSE(lc.ok());
+  EXPECT_THAT(lc.status().message(), HasSubstr("selects no linear layer"));
+  lc = ParseLoraConfig("a/adapter_config.json", std::string(kAdapterHead) + R"("(q_proj"})");
+  ASSERT_FALSE(lc.ok());
+  EXPECT_THAT(lc.status().message(), HasSubstr("a/adapter_config.json: field target_modules regex"));
+}
+
+// std::regex backtracked for minutes on "(.*)*x" against a 31-character module name. PCRE2
+// fails that one at once (no 'x' in the subject); "(.|\w)*[0-9]{2}" has 2^31 ways to fail
+// (std::regex: 17 s here), and the bounded match gives up after 10^6 steps (~30 ms) with a
+// message naming the field.
+TEST(LoraConfigParse, CatastrophicBacktrackingRegexIsRefusedQuickly) {
+  auto quick = ParseLoraConfig("a/adapter_config.json", std::string(kAdapterHead) + R"("(.*)*x"})");
+  ASSERT_FALSE(quick.ok());
+  EXPECT_THAT(quick.status().message(), HasSubstr("selects no linear layer"));
+  auto lc = ParseLoraConfig("a/adapter_config.json", std::string(kAdapterHead) + R"J("(.|\\w)*[0-9]{2}"})J");
+  ASSERT_FALSE(lc.ok());
+  EXPECT_THAT(lc.status().message(), HasSubstr("field target_modules"));
+  EXPECT_THAT(lc.status().message(), HasSubstr("backtracking"));
+}
+
+// A layer number too large for int64 made std::stoll throw out of LoraAdapter::Load.
+TEST(LoraAdapterLoad, HugeLayerNumberIsAnErrorNotAnException) {
+  testing::TempDir dir;
+  auto base = ParseModelConfig(kQwen3_06B, "config.json");
+  ASSERT_TRUE(base.ok());
+  std::ofstream(dir / "adapter_config.json") << kAdapterHead << R"(["q_proj"]})";
+  const std::string name = "base_model.model.model.layers.99999999999999999999999.self_attn.q_proj.lora_A.weight";
+  ASSERT_TRUE(WriteSafetensors(dir / "adapter_model.safetensors",
+                               {TensorData::FromFloat(name, DType::kF32, {1}, {0.5f})}).ok());
+  auto ad = LoraAdapter::Load(dir.path(), *base);
+  ASSERT_FALSE(ad.ok());
+  EXPECT_THAT(ad.status().message(), HasSubstr("tensor " + name + " is not a LoRA A/B weight"));
 }
 
 TEST(ModelConfigParse, MissingDirectoryIsNotFound) {
