@@ -393,7 +393,7 @@ class RestartingScheduler {
       if (!msg.ok()) return false;
       counts_[int(msg->type)]++;
       if (!reply) return true;
-      std::string out = msg->type == MsgType::kSubmit ? Encode(msg->request_id, SubmitReply{{9}})
+      std::string out = msg->type == MsgType::kSubmit ? Encode(msg->request_id, SubmitReply{{9}, {}})
                                                       : Encode(msg->request_id, StatusReply{});
       sock.send(id, zmq::send_flags::sndmore);
       sock.send(zmq::buffer(out));
