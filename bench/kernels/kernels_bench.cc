@@ -399,6 +399,13 @@ int main(int argc, char** argv) {
                   (long long)kLen, fms, tflops(fwd_flops, fms));
       for (const auto& [kernel, kname] : kernels) {
         const size_t need = kg::flash_bwd_smem_bytes(kernel, hd);
+        int optin = 0;
+        RITSU_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0));
+        if (need > size_t(optin)) {
+          std::printf("  backward %-12s  not on this device (%zu KiB of shared memory per block, %d KiB allowed)\n",
+                      kname, need / 1024, optin / 1024);
+          continue;
+        }
         const double ms = time_ms([&, kernel = kernel] {
           kg::flash_attention_bwd_with<bf16>(kernel, q, k, v, out.get(), lse.get(), g.get(), dq.get(), dk.get(),
                                              dv.get(), dcu.get(), dcu.get(), kBatch, kLen, a.heads, a.kv_heads, hd,

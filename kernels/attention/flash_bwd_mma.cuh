@@ -52,7 +52,9 @@
 // dP^T and dV products, before the barrier that publishes dS^T, so the single buffer is
 // refilled with the next tile's dO right after that barrier: its load overlaps the dQ product
 // instead of the whole tile's math (Q, lse and D stay double-buffered). Same arithmetic; the
-// results differ only by the order of the fp32 atomic additions.
+// results differ only by the order of the fp32 atomic additions. On an H200 (two blocks per
+// SM either way) both take 0.30 ms at the trainer's shape: the other block hides the load.
+// Head_dim 128 with one buffer: 254-255 registers, an 8-byte spill.
 // Measured on an H100 at the trainer's shape (2 x 1024 tokens, 32/8 heads, head_dim 128):
 // 310-323 us, 133-139 TFLOP/s counting 2.5x the forward's FLOPs (forward 89-97 us). The limit is the
 // shared-memory operand traffic: ~0.6 ldmatrix.x4 per mma, twice the forward's ratio.
