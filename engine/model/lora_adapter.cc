@@ -205,9 +205,7 @@ Result<LoraConfig> ParseLoraConfig(const std::string& path, const std::string& t
   return c;
 }
 
-// target_patterns -> the short names targeted in some layer of `base`; a list entry that
-// selects no decoder linear of any layer is an error naming it.
-static Status ResolveTargets(const std::string& path, const ModelConfig& base, LoraConfig* c) {
+Status ResolveLoraTargets(const std::string& path, const ModelConfig& base, LoraConfig* c) {
   const std::string valid = "(q_proj k_proj v_proj o_proj gate_proj up_proj down_proj, or a dot-suffix of "
                             "model.layers.N.self_attn|mlp.NAME)";
   auto selects = [&](const LoraConfig& one, LinearModule m) {
@@ -259,7 +257,7 @@ Result<LoraAdapter> LoraAdapter::Load(const std::string& dir, const ModelConfig&
   ss << in.rdbuf();
   LoraAdapter ad;
   RITSU_ASSIGN_OR_RETURN(ad.config, ParseLoraConfig(cfg_path, ss.str()));
-  RITSU_RETURN_IF_ERROR(ResolveTargets(cfg_path, base, &ad.config));
+  RITSU_RETURN_IF_ERROR(ResolveLoraTargets(cfg_path, base, &ad.config));
   RITSU_RETURN_IF_ERROR(CheckLoraShapes(base, ad.config, cfg_path));
   const std::string st_path = (fs::path(dir) / "adapter_model.safetensors").string();
   if (!fs::exists(st_path)) {

@@ -58,6 +58,12 @@ struct LoraConfig {
 Result<LoraConfig> ParseLoraConfig(const std::string& path, const std::string& text);
 // Checks that every targeted module's A [r, in] and B [out, r] have byte sizes that fit in 64
 // bits for this base (a corrupt or hostile r must not wrap a size computation).
+// target_patterns (as read) -> target_modules: the short names targeted in some layer of `base`.
+// A list entry that selects no decoder linear of any layer, or a config that selects none, is
+// an error naming `path` and the entry. Load calls it; so must any other caller of
+// ParseLoraConfig before Targets() means anything.
+Status ResolveLoraTargets(const std::string& path, const ModelConfig& base, LoraConfig* config);
+// Call after ResolveLoraTargets (it checks the modules Targets() names).
 Status CheckLoraShapes(const ModelConfig& base, const LoraConfig& config, const std::string& source);
 
 struct LoraWeights {

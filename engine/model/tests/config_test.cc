@@ -136,6 +136,7 @@ TEST(LoraConfigParse, RankWhoseMatricesOverflowIsRefused) {
   auto lc = ParseLoraConfig("a/adapter_config.json",
                             R"({"peft_type": "LORA", "r": 4611686018427387904, "lora_alpha": 16, "target_modules": ["q_proj"]})");
   ASSERT_TRUE(lc.ok()) << lc.status().ToString();
+  ASSERT_TRUE(ResolveLoraTargets("a/adapter_config.json", *base, &*lc).ok());
   Status st = CheckLoraShapes(*base, *lc, "a/adapter_config.json");
   ASSERT_FALSE(st.ok());
   EXPECT_THAT(st.message(), HasSubstr("a/adapter_config.json"));
@@ -146,14 +147,24 @@ TEST(LoraConfigParse, RankWhoseMatricesOverflowIsRefused) {
 
 const char* kAdapterHead = R"({"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": )";
 
+// The regex is matched (Python re.fullmatch) against every layer's module paths of the base.
+Result<LoraConfig> ParseAndResolve(const std::string& path, const std::string& text) {
+  auto base = ParseModelConfig(kQwen3_06B, "config.json");
+  if (!base.ok()) return base.status();
+  auto lc = ParseLoraConfig(path, text);
+  if (!lc.ok()) return lc.status();
+  RITSU_RETURN_IF_ERROR(ResolveLoraTargets(path, *base, &*lc));
+  return lc;
+}
+
 TEST(LoraConfigParse, TargetModulesRegexFollowsPythonFullMatch) {
-  auto lc = ParseLoraConfig("adapter_config.json", std::string(kAdapterHead) + R"J(".*\\.(q_proj|down_proj)"})J");
+  auto lc = ParseAndResolve("adapter_config.json", std::string(kAdapterHead) + R"J(".*\\.(q_proj|down_proj)"})J");
   ASSERT_TRUE(lc.ok()) << lc.status().ToString();
   EXPECT_EQ(lc->target_modules, (std::vector<std::string>{"q_proj", "down_proj"}));
-  lc = ParseLoraConfig("adapter_config.json", std::string(kAdapterHead) + R"("all-linear"})");
+  lc = ParseAndResolve("adapter_config.json", std::string(kAdapterHead) + R"("all-linear"})");
   ASSERT_TRUE(lc.ok());
   EXPECT_EQ(lc->target_modules.size(), 7u);
-  lc = ParseLoraConfig("adapter_config.json", std::string(kAdapterHead) + R"("q_proj"})");  // full match only
+  lc = ParseAndResolve("adapter_config.json", std::string(kAdapterHead) + R"("q_proj"})");  // full match only
   ASSERT_FALSE(lc.ok());
   EXPECT_THAT(lc.status().message(), HasSubstr("selects no linear layer"));
   lc = ParseLoraConfig("a/adapter_config.json", std::string(kAdapterHead) + R"("(q_proj"})");
@@ -166,7 +177,7 @@ TEST(LoraConfigParse, TargetModulesRegexFollowsPythonFullMatch) {
 // (std::regex: 17 s here), and the bounded match gives up after 10^6 steps (~30 ms) with a
 // message naming the field.
 TEST(LoraConfigParse, CatastrophicBacktrackingRegexIsRefusedQuickly) {
-  auto quick = ParseLoraConfig("a/adapter_config.json", std::string(kAdapterHead) + R"("(.*)*x"})");
+  auto quick = ParseAndResolve("a/adapter_config.json", std::string(kAdapterHead) + R"("(.*)*x"})");
   ASSERT_FALSE(quick.ok());
   EXPECT_THAT(quick.status().message(), HasSubstr("selects no linear layer"));
   auto lc = ParseLoraConfig("a/adapter_config.json", std::string(kAdapterHead) + R"J("(.|\\w)*[0-9]{2}"})J");
