@@ -114,7 +114,8 @@ int CmdShow(Context& ctx, const std::vector<std::string>& args) {
                    s.resources.gpu_mem_bytes ? " x " + FormatSize(s.resources.gpu_mem_bytes) : "",
                    s.resources.tags.empty() ? "" : fmt::format("  tags {}", fmt::join(s.resources.tags, ",")),
                    s.resources.host.empty() ? "" : "  host " + s.resources.host);
-  o << fmt::format("  priority    {}   attempts {}/{}   timeout {}{}\n", s.priority, t.attempt, s.max_attempts,
+  o << fmt::format("  priority    {}   attempts {}/{}{}   timeout {}{}\n", s.priority, t.attempt, s.max_attempts,
+                   t.preempted_attempts ? fmt::format(" ({} preempted, not counted)", t.preempted_attempts) : "",
                    s.timeout_ms ? FormatDuration(s.timeout_ms) : "none",
                    s.kill_grace_ms ? "   kill grace " + FormatDuration(s.kill_grace_ms) : "");
   if (!s.after.empty()) o << fmt::format("  after       {}\n", fmt::join(s.after, " "));
@@ -125,9 +126,9 @@ int CmdShow(Context& ctx, const std::vector<std::string>& args) {
   if (!t.metrics_json.empty()) o << fmt::format("  metrics     {}\n", t.metrics_json);
   if (!rep->attempts.empty()) {
     o << "\n";
-    Table tab({"TRY", "WORKER", "SLOTS", "STARTED", "WALL", "EXIT", "SIGNAL", "PEAK RSS", "LOG", "ERROR"});
+    Table tab({"TRY", "OUTCOME", "WORKER", "SLOTS", "STARTED", "WALL", "EXIT", "SIGNAL", "PEAK RSS", "LOG", "ERROR"});
     for (const auto& at : rep->attempts)
-      tab.Add({std::to_string(at.attempt), at.worker.empty() ? "-" : at.worker, fmt::format("{}", fmt::join(at.slots, ",")),
+      tab.Add({std::to_string(at.attempt), AttemptOutcome(at), at.worker.empty() ? "-" : at.worker, fmt::format("{}", fmt::join(at.slots, ",")),
                FormatTime(at.started_ms), at.finished_ms ? FormatDuration(at.wall_ms) : "-",
                at.finished_ms && at.exit_code >= 0 ? std::to_string(at.exit_code) : "-",
                at.signal ? SignalName(at.signal) : "-", at.peak_rss_bytes ? FormatSize(at.peak_rss_bytes) : "-",
