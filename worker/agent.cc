@@ -252,6 +252,14 @@ bool Agent::SpoolDeferredFinished() {
   while (!deferred_finished_.empty()) {
     if (!FlushOutput()) return false;
     Finished& f = deferred_finished_.front();
+    // Output of this attempt that was still waiting when it exited and has only now been
+    // given up on (the spool-full limit passed after the exit) counts too.
+    if (lost_counted_late_.erase({f.task_id, f.attempt})) {
+      if (auto lost = lost_bytes_.find({f.task_id, f.attempt}); lost != lost_bytes_.end()) {
+        f.log_bytes_lost += lost->second;
+        lost->second = 0;
+      }
+    }
     auto appended = spool_->Append(Encode(spool_->next_seq(), f), true);
     if (!appended.ok()) {
       if (!dropping_output_) { SpoolFull(appended.status()); return false; }
@@ -330,7 +338,7 @@ void Agent::FinishAttempt(const TaskEvent& ev) {
   if (it != tasks_.end()) tasks_.erase(it);  // joins the (finished) thread
   // Every chunk of the attempt goes before its Finished: flush, then spool the report, or leave
   // it waiting behind its output while the spool is full.
-  FlushOutput();
+  if (!FlushOutput() && !dropping_output_) lost_counted_late_.insert({f.task_id, f.attempt});
   if (auto lost = lost_bytes_.find({f.task_id, f.attempt}); lost != lost_bytes_.end()) {
     f.log_bytes_lost = lost->second;
     NoteToTask(ev.ref, fmt::format("{} bytes of this task's output were lost: the spool was unwritable ({})",

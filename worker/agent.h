@@ -160,6 +160,9 @@ class Agent {
   std::string spool_full_reason_;
   std::deque<Finished> deferred_finished_;
   std::map<std::pair<TaskId, uint32_t>, uint64_t> lost_bytes_;  // per attempt, while dropping
+  // Attempts that exited with output still held back: what of it is dropped later is added to
+  // their Finished when it is spooled.
+  std::set<std::pair<TaskId, uint32_t>> lost_counted_late_;
 };
 
 }  // namespace ritsu::worker

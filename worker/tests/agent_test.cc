@@ -519,7 +519,9 @@ TEST(AgentSeamTest, ExitSeventyFiveIsPreemptedOnlyAfterAPreemptRequest) {
     EXPECT_EQ(f.task_id, c.id);
     EXPECT_EQ(f.exit_code, kPreemptedExitCode);
     EXPECT_EQ(f.preempted, c.want_preempted) << "task " << c.id;
-    if (c.want_preempted) EXPECT_EQ(f.error, "");
+    if (c.want_preempted) {
+      EXPECT_EQ(f.error, "");
+    }
   }
   clock.auto_advance = true;
 }
