@@ -7,6 +7,7 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/metrics_series.h"
 #include "cli/render.h"
 
 namespace ritsu::cli {
@@ -54,28 +55,13 @@ int CmdMetrics(Context& ctx, const std::vector<std::string>& args) {
     req.attempt = uint32_t(*n);
   }
   Client client(ctx.scheduler, ctx.reply_timeout);
-  std::string text;
   MetricsReply last;
-  for (;;) {  // every page of what is stored now
-    auto rep = client.Call<MetricsReply>(req);
-    if (!rep.ok()) return ReportError(ctx, "metrics", rep.status());
-    text += rep->data;
-    bool progressed = rep->next_offset != req.offset;
-    req.attempt = rep->attempt;
-    req.offset = rep->next_offset;
-    last = std::move(rep).value();
-    if (!progressed || last.next_offset >= last.stored_bytes) break;
-  }
+  auto fetched = FetchSeries(client, req.task_id, req.attempt, &last);
+  if (!fetched.ok()) return ReportError(ctx, "metrics", fetched.status());
   nlohmann::json records = nlohmann::json::array();
   std::vector<std::string> columns;  // in order of first appearance; step and kind first
   for (const char* first : {"step", "kind"}) columns.push_back(first);
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) nl = text.size();
-    auto j = nlohmann::json::parse(text.substr(pos, nl - pos), nullptr, false);
-    pos = nl + 1;
-    if (j.is_discarded() || !j.is_object()) continue;  // the worker sends only objects
+  for (auto& j : *fetched) {
     for (const auto& [k, v] : j.items()) {
       if (std::find(columns.begin(), columns.end(), k) == columns.end()) columns.push_back(k);
     }

@@ -4,6 +4,7 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/metrics_series.h"
 #include "cli/render.h"
 #include "common/units.h"
 
@@ -94,12 +95,20 @@ int CmdShow(Context& ctx, const std::vector<std::string>& args) {
   auto rep = client.Call<ShowReply>(req);
   if (!rep.ok()) return ReportError(ctx, "show", rep.status());
   const TaskRecord& t = rep->task;
+  // The latest attempt's metric series, summarised (only when it has one: no extra request else).
+  SeriesSummary series;
+  if (!rep->attempts.empty() && rep->attempts.back().metrics_stored_bytes > 0) {
+    MetricsReply last;
+    auto recs = FetchSeries(client, t.id, rep->attempts.back().attempt, &last);
+    if (recs.ok()) series = Summarize(*recs);
+  }
   if (a->Has("--json")) {
     nlohmann::json attempts = nlohmann::json::array();
     for (const auto& at : rep->attempts) attempts.push_back(ToJson(at));
     nlohmann::json j = ToJson(t);
     j["attempts"] = attempts;
     j["dependents"] = rep->dependents;
+    j["series"] = {{"latest", series.latest}, {"best_eval", series.best_eval}};
     *ctx.out << DumpJson(j, 2) << "\n";
     return kExitOk;
   }
@@ -124,6 +133,8 @@ int CmdShow(Context& ctx, const std::vector<std::string>& args) {
   for (const auto& [k, v] : s.labels) o << fmt::format("  label       {}={}\n", k, v);
   o << fmt::format("  submitted   {}   updated {}\n", FormatTime(t.submitted_ms), FormatTime(t.updated_ms));
   if (!t.metrics_json.empty()) o << fmt::format("  metrics     {}\n", t.metrics_json);
+  if (!series.latest.is_null()) o << fmt::format("  latest      {}\n", FormatRecord(series.latest));
+  if (!series.best_eval.is_null()) o << fmt::format("  best eval   {}\n", FormatRecord(series.best_eval));
   if (!rep->attempts.empty()) {
     o << "\n";
     Table tab({"TRY", "OUTCOME", "WORKER", "SLOTS", "STARTED", "WALL", "EXIT", "SIGNAL", "PEAK RSS", "LOG", "ERROR"});

@@ -68,6 +68,11 @@ TEST(Metrics, SeriesSurvivesASchedulerKillAndIsServedInOrder) {
   CmdResult table = c.Ritsu({"metrics", std::to_string(id)});
   ASSERT_EQ(table.code, 0);
   EXPECT_NE(table.out.find("EVAL_ACCURACY"), std::string::npos) << table.out;
+  // show summarises the series: the latest training record and the best evaluation.
+  CmdResult show = c.Ritsu({"show", std::to_string(id)});
+  EXPECT_NE(show.out.find("latest      step 40  loss 60.5\n"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("best eval   step 40  eval_accuracy 0.75\n"), std::string::npos) << show.out;
+  EXPECT_DOUBLE_EQ(c.Show(id)["series"]["best_eval"]["eval_accuracy"].get<double>(), 0.75);
   // Unknown attempt: a clear error, non-zero exit.
   CmdResult bad = c.Ritsu({"metrics", std::to_string(id), "--attempt", "9"});
   EXPECT_EQ(bad.code, 1);
