@@ -10,7 +10,7 @@ namespace {
 
 // The request types of the wire protocol (common/protocol.h MsgTypeName) by the least role that
 // may send them. Replies (*_reply) are sent by the scheduler only and appear nowhere here.
-constexpr std::array<std::pair<std::string_view, RequestClass>, 17> kRequestTable{{
+constexpr std::array<std::pair<std::string_view, RequestClass>, 18> kRequestTable{{
     // worker protocol
     {"register", RequestClass::kWorker},
     {"heartbeat", RequestClass::kWorker},
@@ -31,6 +31,7 @@ constexpr std::array<std::pair<std::string_view, RequestClass>, 17> kRequestTabl
     {"explain", RequestClass::kRead},
     {"wait", RequestClass::kRead},
     {"sweep_status", RequestClass::kRead},
+    {"metrics", RequestClass::kRead},
 }};
 
 const char* ClassRoleName(RequestClass c) {

@@ -14,6 +14,7 @@ int CmdSubmit(Context&, const std::vector<std::string>&);
 int CmdStatus(Context&, const std::vector<std::string>&);
 int CmdShow(Context&, const std::vector<std::string>&);
 int CmdLogs(Context&, const std::vector<std::string>&);
+int CmdMetrics(Context&, const std::vector<std::string>&);
 int CmdCancel(Context&, const std::vector<std::string>&);
 int CmdRetry(Context&, const std::vector<std::string>&);
 int CmdWait(Context&, const std::vector<std::string>&);
@@ -33,11 +34,12 @@ const std::vector<CommandInfo>& Commands() {
       {"status", "counts per state and the newest tasks [--state S] [--sweep ID] [--json]", CmdStatus},
       {"show", "one task in full: spec, attempts, exit status, times [--json]", CmdShow},
       {"logs", "a task's output; -f follows it until the task ends [--attempt N]", CmdLogs},
+      {"metrics", "a task's metric series (loss, lr, evaluations...) per step [--attempt N] [--json|--csv]", CmdMetrics},
       {"cancel", "cancel tasks by id, or --sweep ID", CmdCancel},
       {"retry", "run a FAILED or CANCELLED task again", CmdRetry},
       {"wait", "wait for tasks to end; non-zero exit unless all SUCCEEDED [--timeout T]", CmdWait},
       {"workers", "workers, slots, what runs where [--json]", CmdWorkers},
-      {"drain", "stop sending new tasks to a worker (--undo to take it back)", CmdDrain},
+      {"drain", "stop sending new tasks to a worker; --requeue also moves its running tasks (--undo takes it back)", CmdDrain},
       {"explain", "why a task is still pending or queued (or why it ended)", CmdExplain},
       {"sweep", "sweep submit FILE | sweep status ID", CmdSweep},
       {"keygen", "write a CURVE key pair NAME.key (0600) + NAME.pub [--dir DIR] --name NAME", CmdKeygen},

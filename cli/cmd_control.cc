@@ -65,8 +65,11 @@ int CmdRetry(Context& ctx, const std::vector<std::string>& args) {
 }
 
 int CmdDrain(Context& ctx, const std::vector<std::string>& args) {
-  ArgParser p("ritsu drain", "Stops giving new tasks to a worker; running tasks finish. --undo takes it back.");
-  p.Positionals("WORKER", 1, 1).Bool("--undo", "accept new tasks again");
+  ArgParser p("ritsu drain", "Stops giving new tasks to a worker; running tasks finish (or, with --requeue, checkpoint and "
+                             "move). --undo takes it back.");
+  p.Positionals("WORKER", 1, 1).Bool("--undo", "accept new tasks again")
+      .Bool("--requeue", "also preempt its running tasks: SIGTERM, and a task that checkpoints and exits 75 within its "
+                         "kill grace is requeued without using an attempt");
   auto a = p.Parse(args);
   if (!a.ok()) return Usage(ctx, a.status());
   if (a->help) { *ctx.out << p.Usage(); return kExitOk; }
@@ -74,9 +77,15 @@ int CmdDrain(Context& ctx, const std::vector<std::string>& args) {
   Drain req;
   req.worker = a->positionals[0];
   req.undrain = a->Has("--undo");
+  req.requeue = a->Has("--requeue");
+  if (req.undrain && req.requeue)
+    return Usage(ctx, Status::InvalidArgument("ritsu drain: --requeue and --undo contradict each other; give one"));
   auto rep = client.Call<Ack>(req);
   if (!rep.ok()) return ReportError(ctx, "drain", rep.status());
-  *ctx.out << fmt::format("worker {} {}\n", req.worker, req.undrain ? "accepts new tasks again" : "is draining: no new tasks");
+  *ctx.out << fmt::format("worker {} {}\n", req.worker,
+                          req.undrain    ? "accepts new tasks again"
+                          : req.requeue ? "is draining: no new tasks; its running tasks were asked to checkpoint and move"
+                                        : "is draining: no new tasks");
   return kExitOk;
 }
 

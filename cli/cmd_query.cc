@@ -4,6 +4,7 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/metrics_series.h"
 #include "cli/render.h"
 #include "common/units.h"
 
@@ -94,12 +95,20 @@ int CmdShow(Context& ctx, const std::vector<std::string>& args) {
   auto rep = client.Call<ShowReply>(req);
   if (!rep.ok()) return ReportError(ctx, "show", rep.status());
   const TaskRecord& t = rep->task;
+  // The latest attempt's metric series, summarised (only when it has one: no extra request else).
+  SeriesSummary series;
+  if (!rep->attempts.empty() && rep->attempts.back().metrics_stored_bytes > 0) {
+    MetricsReply last;
+    auto recs = FetchSeries(client, t.id, rep->attempts.back().attempt, &last);
+    if (recs.ok()) series = Summarize(*recs);
+  }
   if (a->Has("--json")) {
     nlohmann::json attempts = nlohmann::json::array();
     for (const auto& at : rep->attempts) attempts.push_back(ToJson(at));
     nlohmann::json j = ToJson(t);
     j["attempts"] = attempts;
     j["dependents"] = rep->dependents;
+    j["series"] = {{"latest", series.latest}, {"best_eval", series.best_eval}};
     *ctx.out << DumpJson(j, 2) << "\n";
     return kExitOk;
   }
@@ -114,7 +123,8 @@ int CmdShow(Context& ctx, const std::vector<std::string>& args) {
                    s.resources.gpu_mem_bytes ? " x " + FormatSize(s.resources.gpu_mem_bytes) : "",
                    s.resources.tags.empty() ? "" : fmt::format("  tags {}", fmt::join(s.resources.tags, ",")),
                    s.resources.host.empty() ? "" : "  host " + s.resources.host);
-  o << fmt::format("  priority    {}   attempts {}/{}   timeout {}{}\n", s.priority, t.attempt, s.max_attempts,
+  o << fmt::format("  priority    {}   attempts {}/{}{}   timeout {}{}\n", s.priority, t.attempt, s.max_attempts,
+                   t.preempted_attempts ? fmt::format(" ({} preempted, not counted)", t.preempted_attempts) : "",
                    s.timeout_ms ? FormatDuration(s.timeout_ms) : "none",
                    s.kill_grace_ms ? "   kill grace " + FormatDuration(s.kill_grace_ms) : "");
   if (!s.after.empty()) o << fmt::format("  after       {}\n", fmt::join(s.after, " "));
@@ -123,11 +133,13 @@ int CmdShow(Context& ctx, const std::vector<std::string>& args) {
   for (const auto& [k, v] : s.labels) o << fmt::format("  label       {}={}\n", k, v);
   o << fmt::format("  submitted   {}   updated {}\n", FormatTime(t.submitted_ms), FormatTime(t.updated_ms));
   if (!t.metrics_json.empty()) o << fmt::format("  metrics     {}\n", t.metrics_json);
+  if (!series.latest.is_null()) o << fmt::format("  latest      {}\n", FormatRecord(series.latest));
+  if (!series.best_eval.is_null()) o << fmt::format("  best eval   {}\n", FormatRecord(series.best_eval));
   if (!rep->attempts.empty()) {
     o << "\n";
-    Table tab({"TRY", "WORKER", "SLOTS", "STARTED", "WALL", "EXIT", "SIGNAL", "PEAK RSS", "LOG", "ERROR"});
+    Table tab({"TRY", "OUTCOME", "WORKER", "SLOTS", "STARTED", "WALL", "EXIT", "SIGNAL", "PEAK RSS", "LOG", "ERROR"});
     for (const auto& at : rep->attempts)
-      tab.Add({std::to_string(at.attempt), at.worker.empty() ? "-" : at.worker, fmt::format("{}", fmt::join(at.slots, ",")),
+      tab.Add({std::to_string(at.attempt), AttemptOutcome(at), at.worker.empty() ? "-" : at.worker, fmt::format("{}", fmt::join(at.slots, ",")),
                FormatTime(at.started_ms), at.finished_ms ? FormatDuration(at.wall_ms) : "-",
                at.finished_ms && at.exit_code >= 0 ? std::to_string(at.exit_code) : "-",
                at.signal ? SignalName(at.signal) : "-", at.peak_rss_bytes ? FormatSize(at.peak_rss_bytes) : "-",

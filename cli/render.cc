@@ -103,11 +103,20 @@ nlohmann::json ToJson(const TaskSpec& s) {
 nlohmann::json ToJson(const TaskRecord& t) {
   return {{"id", t.id}, {"spec", ToJson(t.spec)}, {"state", TaskStateName(t.state)}, {"attempt", t.attempt},
           {"submitted_ms", t.submitted_ms}, {"updated_ms", t.updated_ms}, {"worker", t.worker},
-          {"reason", t.reason}, {"exit_code", t.exit_code}, {"metrics", MetricsJson(t.metrics_json)}};
+          {"reason", t.reason}, {"exit_code", t.exit_code}, {"metrics", MetricsJson(t.metrics_json)},
+          {"preempted_attempts", t.preempted_attempts}};
+}
+
+std::string AttemptOutcome(const Attempt& a) {
+  if (a.preempted) return "PREEMPTED";
+  if (a.finished_ms == 0) return "RUNNING";
+  if (a.exit_code == 0 && a.signal == 0 && a.error.empty()) return "SUCCEEDED";
+  if (a.error == "cancelled") return "CANCELLED";
+  return "FAILED";
 }
 
 nlohmann::json ToJson(const Attempt& a) {
-  return {{"attempt", a.attempt}, {"worker", a.worker}, {"slots", a.slots}, {"assigned_ms", a.assigned_ms},
+  return {{"attempt", a.attempt}, {"outcome", AttemptOutcome(a)}, {"preempted", a.preempted}, {"worker", a.worker}, {"slots", a.slots}, {"assigned_ms", a.assigned_ms},
           {"started_ms", a.started_ms}, {"finished_ms", a.finished_ms}, {"pid", a.pid}, {"exit_code", a.exit_code},
           {"signal", a.signal}, {"signal_name", a.signal ? SignalName(a.signal) : ""}, {"wall_ms", a.wall_ms}, {"peak_rss_bytes", a.peak_rss_bytes},
           {"metrics", MetricsJson(a.metrics_json)}, {"error", a.error}, {"stdout_bytes", a.stdout_bytes},

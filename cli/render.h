@@ -43,6 +43,9 @@ std::string DumpJson(const nlohmann::json& j, int indent = -1);
 nlohmann::json ToJson(const TaskRow& r);
 nlohmann::json ToJson(const TaskSpec& s);
 nlohmann::json ToJson(const TaskRecord& t);
+// SUCCEEDED, FAILED, CANCELLED, PREEMPTED (stopped after a checkpoint and requeued, not
+// counted against max_attempts), or RUNNING while it has not ended.
+std::string AttemptOutcome(const Attempt& a);
 nlohmann::json ToJson(const Attempt& a);
 nlohmann::json ToJson(const Slot& s);
 nlohmann::json ToJson(const WorkerInfo& w);

@@ -24,6 +24,7 @@ constexpr MsgType kAllTypes[] = {
     MsgType::kWorkers, MsgType::kWorkersReply, MsgType::kDrain, MsgType::kExplain,
     MsgType::kExplainReply, MsgType::kWait, MsgType::kWaitReply, MsgType::kSweepSubmit,
     MsgType::kSweepSubmitReply, MsgType::kSweepStatus, MsgType::kSweepStatusReply,
+    MsgType::kMetrics, MsgType::kMetricsReply,
 };
 
 // Finds `key` in a msgpack map; nullptr if absent.
@@ -78,6 +79,8 @@ const char* MsgTypeName(MsgType t) {
     case MsgType::kSweepSubmitReply: return "sweep_submit_reply";
     case MsgType::kSweepStatus: return "sweep_status";
     case MsgType::kSweepStatusReply: return "sweep_status_reply";
+    case MsgType::kMetrics: return "metrics";
+    case MsgType::kMetricsReply: return "metrics_reply";
   }
   return "unknown";
 }
@@ -89,7 +92,9 @@ bool IsKnownMsgType(uint32_t raw) {
   return false;
 }
 
-const char* LogStreamName(LogStream s) { return s == LogStream::kStderr ? "stderr" : "stdout"; }
+const char* LogStreamName(LogStream s) {
+  return s == LogStream::kStderr ? "stderr" : s == LogStream::kMetrics ? "metrics" : "stdout";
+}
 
 namespace protocol_internal {
 

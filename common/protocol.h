@@ -33,6 +33,9 @@ inline constexpr size_t kMaxFrameBytes = 16u << 20;      // 16 MiB
 inline constexpr size_t kMaxLogChunkBytes = 1u << 20;    // 1 MiB of log data per chunk
 inline constexpr size_t kMaxSubmitBatch = 20000;         // tasks per submit
 inline constexpr int64_t kMaxWaitMs = 60'000;            // long-poll cap (logs, wait)
+// The exit status (EX_TEMPFAIL) by which a task says "I checkpointed after SIGTERM: run me again
+// later". It means preemption only when the worker had asked for one (Finished::preempted).
+inline constexpr int32_t kPreemptedExitCode = 75;
 
 enum class MsgType : uint16_t {
   kError = 0,
@@ -58,6 +61,7 @@ enum class MsgType : uint16_t {
   kWait = 57, kWaitReply = 58,
   kSweepSubmit = 59, kSweepSubmitReply = 60,
   kSweepStatus = 61, kSweepStatusReply = 62,
+  kMetrics = 63, kMetricsReply = 64,
 };
 const char* MsgTypeName(MsgType t);    // "submit", "log_chunk", ...; "unknown" if not a type
 bool IsKnownMsgType(uint32_t raw);
@@ -165,8 +169,11 @@ struct Started {
   MSGPACK_DEFINE_MAP(task_id, attempt, pid, started_ms)
 };
 
-enum class LogStream : uint8_t { kStdout = 0, kStderr = 1 };
-const char* LogStreamName(LogStream s);   // "stdout", "stderr"
+// kMetrics: the attempt's metric series (JSON object per line, from $RITSU_METRICS_SERIES); it
+// travels and is acknowledged like a log stream but is stored apart (served by `metrics`, not
+// part of `logs`). ritsud must know it before workers send it: upgrade ritsud first.
+enum class LogStream : uint8_t { kStdout = 0, kStderr = 1, kMetrics = 2 };
+const char* LogStreamName(LogStream s);   // "stdout", "stderr", "metrics"
 }  // namespace ritsu
 MSGPACK_ADD_ENUM(ritsu::LogStream);
 namespace ritsu {
@@ -213,8 +220,12 @@ struct Finished {
   // than --spool-full-limit, or it was stopping); 0 = the log is complete. Optional: absent in
   // older workers' messages, so it decodes as 0.
   uint64_t log_bytes_lost = 0;
+  // The worker had asked the attempt to stop for a preemption (CancelTask.preempt, or the worker
+  // itself stopping) and it exited kPreemptedExitCode, or it was stopped before its process
+  // started. The scheduler requeues the task without counting the attempt. Optional (false).
+  bool preempted = false;
   MSGPACK_DEFINE_MAP(task_id, attempt, exit_code, signal, wall_ms, peak_rss_bytes, metrics_json,
-                     error, timed_out, log_bytes_lost)
+                     error, timed_out, log_bytes_lost, preempted)
 };
 
 // Scheduler -> worker, unsolicited: stop this attempt (SIGTERM to its process tree, SIGKILL
@@ -226,7 +237,10 @@ struct CancelTask {
   uint32_t attempt = 0;
   int64_t grace_ms = 0;              // the task's kill_grace_ms; 0 = the worker's --kill-grace
   std::string reason;
-  MSGPACK_DEFINE_MAP(task_id, attempt, grace_ms, reason)
+  // A preemption (drain --requeue), not a cancel: an exit with kPreemptedExitCode is then
+  // reported as Finished.preempted. Optional (false).
+  bool preempt = false;
+  MSGPACK_DEFINE_MAP(task_id, attempt, grace_ms, reason, preempt)
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -379,11 +393,14 @@ struct WorkersReply {
 };
 
 // Stop giving new tasks to a worker (running ones finish). undrain = accept work again.
+// requeue = also preempt its running attempts (CancelTask.preempt with each task's kill grace):
+// those that checkpoint and exit kPreemptedExitCode are requeued without using an attempt.
 struct Drain {
   static constexpr MsgType kType = MsgType::kDrain;
   std::string worker;
   bool undrain = false;
-  MSGPACK_DEFINE_MAP(worker, undrain)
+  bool requeue = false;
+  MSGPACK_DEFINE_MAP(worker, undrain, requeue)
 };
 
 // Why is this task not running (or why did it end)?
@@ -413,6 +430,29 @@ struct WaitReply {
   std::vector<TaskRow> tasks;        // same order as asked
   bool all_final = false;
   MSGPACK_DEFINE_MAP(tasks, all_final)
+};
+
+// The metric series of one attempt (LogStream::kMetrics bytes: one JSON object per line), from
+// `offset` (a position in the stored series; start at 0, pass back next_offset). attempt 0 = the
+// latest. A reply holds whole lines only.
+struct MetricsRequest {
+  static constexpr MsgType kType = MsgType::kMetrics;
+  TaskId task_id = 0;
+  uint32_t attempt = 0;
+  uint64_t offset = 0;
+  uint32_t max_bytes = 0;            // 0 = 1 MiB; capped at 4 MiB
+  MSGPACK_DEFINE_MAP(task_id, attempt, offset, max_bytes)
+};
+struct MetricsReply {
+  static constexpr MsgType kType = MsgType::kMetricsReply;
+  TaskId task_id = 0;
+  uint32_t attempt = 0;              // the attempt served (resolved when 0 was asked)
+  std::string data;                  // JSONL from offset
+  uint64_t next_offset = 0;
+  uint64_t stored_bytes = 0;         // the series stored so far (next_offset == it: all read)
+  uint64_t dropped_bytes = 0;        // received past the per-attempt limit and not stored
+  bool complete = false;             // the attempt is over and everything was sent
+  MSGPACK_DEFINE_MAP(task_id, attempt, data, next_offset, stored_bytes, dropped_bytes, complete)
 };
 
 // A sweep file (TOML, docs/sweeps.md), sent as text; the scheduler expands and stores it.

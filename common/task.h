@@ -107,9 +107,16 @@ struct Attempt {
   uint64_t stdout_bytes = 0;        // bytes of each stream stored so far (next expected offset)
   uint64_t stderr_bytes = 0;
   uint64_t log_bytes = 0;           // both streams together, in arrival order (see logs)
+  // Outcome PREEMPTED: stopped for a preemption after a checkpoint (Finished.preempted); the
+  // task was requeued and this attempt does not count against max_attempts.
+  bool preempted = false;
+  // The metric series (LogStream::kMetrics): bytes received (the stream's next expected offset)
+  // and bytes stored, a prefix of them (at most kMaxMetricsSeriesBytes per attempt).
+  uint64_t metrics_bytes = 0;
+  uint64_t metrics_stored_bytes = 0;
   MSGPACK_DEFINE_MAP(attempt, worker, slots, assigned_ms, started_ms, finished_ms, pid, exit_code,
                      signal, wall_ms, peak_rss_bytes, metrics_json, error, stdout_bytes,
-                     stderr_bytes, log_bytes)
+                     stderr_bytes, log_bytes, preempted, metrics_bytes, metrics_stored_bytes)
 };
 
 // The scheduler's record of a task (what `show` returns without the attempt list).
@@ -132,9 +139,16 @@ struct TaskRecord {
   // limit (kMaxUnstartedAttempts) so a worker that accepts work and never starts it cannot
   // requeue a task forever.
   uint32_t unstarted_attempts = 0;
+  // Attempts that ended preempted (Attempt::preempted): they do not count against
+  // spec.max_attempts either.
+  uint32_t preempted_attempts = 0;
   MSGPACK_DEFINE_MAP(id, spec, state, attempt, seq, submitted_ms, updated_ms, worker, reason,
-                     exit_code, metrics_json, unstarted_attempts)
+                     exit_code, metrics_json, unstarted_attempts, preempted_attempts)
 };
+
+// The metric series of one attempt is stored up to this many bytes (about 20k training-step
+// records); later records are counted and dropped, so the stored series is always its start.
+inline constexpr uint64_t kMaxMetricsSeriesBytes = 4u << 20;
 
 // A task whose attempts were lost before starting this many times is FAILED.
 inline constexpr uint32_t kMaxUnstartedAttempts = 5;

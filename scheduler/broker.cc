@@ -11,7 +11,7 @@ namespace {
 bool IsRead(MsgType t) {
   switch (t) {
     case MsgType::kStatus: case MsgType::kShow: case MsgType::kLogs: case MsgType::kWorkers:
-    case MsgType::kExplain: case MsgType::kWait: case MsgType::kSweepStatus:
+    case MsgType::kExplain: case MsgType::kWait: case MsgType::kSweepStatus: case MsgType::kMetrics:
       return true;
     default:
       return false;
@@ -172,6 +172,11 @@ bool Broker::HandleRead(const Incoming& in, const Message& m) {
     case MsgType::kSweepStatus: {
       auto b = m.As<SweepStatus>();
       reply = b.ok() ? EncodeResult(rid, core_->OnSweepStatus(*b), &stats_) : EncodeError(rid, b.status());
+      break;
+    }
+    case MsgType::kMetrics: {
+      auto b = m.As<MetricsRequest>();
+      reply = b.ok() ? EncodeResult(rid, core_->OnMetrics(*b), &stats_) : EncodeError(rid, b.status());
       break;
     }
     case MsgType::kLogs: {

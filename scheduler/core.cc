@@ -1,6 +1,7 @@
 #include "scheduler/core.h"
 
 #include <algorithm>
+#include <ctime>
 #include <functional>
 
 #include <fmt/format.h>
@@ -27,6 +28,16 @@ std::map<std::string, uint64_t> CountsMap(const std::array<uint64_t, kNumTaskSta
   std::map<std::string, uint64_t> out;
   for (int i = 0; i < kNumTaskStates; ++i) out[TaskStateName(static_cast<TaskState>(i))] = c[i];
   return out;
+}
+
+// UTC "2026-12-05T03:21:27Z" for reasons a user reads.
+std::string UtcTime(TimeMs ms) {
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 std::string AttemptEnd(const Finished& f) {
@@ -199,9 +210,10 @@ TaskState Core::CancelledStateOf(TaskState s) {
              ? TaskState::kCancelling : TaskState::kCancelled;
 }
 
-void Core::SendCancel(WorkerRt& w, TaskId id, uint32_t attempt, int64_t grace_ms, const std::string& reason) {
+void Core::SendCancel(WorkerRt& w, TaskId id, uint32_t attempt, int64_t grace_ms, const std::string& reason,
+                      bool preempt) {
   if (w.routing_id.empty()) return;  // it will be told in its register reply
-  CancelTask c{id, attempt, grace_ms, reason};
+  CancelTask c{id, attempt, grace_ms, reason, preempt};
   outbox_.push_back(Outbound{w.routing_id, Encode(0, c)});
 }
 
@@ -219,7 +231,9 @@ void Core::PutWorker(WorkerRt& w) {
 void Core::RetryOrFail(TaskId id, const std::string& reason) {
   TaskRecord* r = Active(id);
   if (!r) return;
-  if (r->attempt - std::min(r->attempt, r->unstarted_attempts) < r->spec.max_attempts) {
+  // Attempts lost before starting and preempted ones are not failures of the task.
+  uint32_t free_attempts = std::min(r->attempt, r->unstarted_attempts + r->preempted_attempts);
+  if (r->attempt - free_attempts < r->spec.max_attempts) {
     Transition(id, TaskState::kQueued,
                fmt::format("attempt {} of {} failed: {}; queued again", r->attempt, r->spec.max_attempts, reason));
   } else {
@@ -304,6 +318,7 @@ Result<RegisterReply> Core::OnRegister(const Peer& p, const Register& m) {
     }
   }
   WorkerRt& w = workers_[m.name];
+  w.stopping = false;  // a (re)started worker takes work again
   if (!w.routing_id.empty() && w.routing_id != p.routing_id) worker_by_routing_.erase(w.routing_id);
   w.routing_id = p.routing_id;
   w.address = p.address;
@@ -434,6 +449,26 @@ Result<LogAck> Core::OnLogChunk(const Peer& p, const LogChunk& m) {
     if (!stored) return Status::NotFound(fmt::format("log_chunk: task {} attempt {} does not exist", m.task_id, m.attempt));
     a = &*stored;
   }
+  if (m.stream == LogStream::kMetrics) {
+    // The metric series: same offsets and acks as a log stream, stored apart and bounded. A
+    // chunk is stored whole (the worker cuts chunks at line ends) while the stored series is
+    // the whole received one and stays under the limit; after the first chunk that does not
+    // fit nothing more is stored, so the series is always a complete prefix.
+    uint64_t& have = a->metrics_bytes;
+    if (m.offset <= have && m.offset + m.data.size() > have) {
+      std::string_view fresh = std::string_view(m.data).substr(have - m.offset);
+      if (a->metrics_stored_bytes == have && have + fresh.size() <= kMaxMetricsSeriesBytes) {
+        store_->PutMetrics(batch_, m.task_id, m.attempt, have, fresh);
+        a->metrics_stored_bytes += fresh.size();
+      }
+      have += fresh.size();
+      touched_.insert(m.task_id);
+      if (stored) store_->PutAttempt(batch_, m.task_id, *stored);
+      else dirty_attempts_.insert({w->info.name, key});
+    }
+    ack.acked_offset = have;
+    return ack;
+  }
   uint64_t& have = m.stream == LogStream::kStderr ? a->stderr_bytes : a->stdout_bytes;
   if (m.offset <= have && m.offset + m.data.size() > have) {
     std::string_view fresh = std::string_view(m.data).substr(have - m.offset);
@@ -469,13 +504,29 @@ Result<Ack> Core::OnFinished(const Peer& p, const Finished& m) {
   a.peak_rss_bytes = m.peak_rss_bytes;
   a.metrics_json = m.metrics_json;
   bool success = m.exit_code == 0 && m.signal == 0 && m.error.empty() && !m.timed_out;
-  if (!success) a.error = AttemptEnd(m);
+  TaskRecord* r = Active(m.task_id);
+  bool current = r && r->attempt == m.attempt;
+  // A preemption requeues only a task that is still wanted: a user's cancel wins (CANCELLING
+  // stays CANCELLED whatever the exit status).
+  bool preempted = m.preempted && current && (r->state == TaskState::kAssigned || r->state == TaskState::kRunning);
+  if (preempted) {
+    a.preempted = true;
+    a.error = fmt::format("preempted ({}); requeued without using an attempt", AttemptEnd(m));
+    // Not drained, so the worker itself is stopping: give it nothing new until it re-registers.
+    if (!w->drained) w->stopping = true;
+  } else if (!success) {
+    a.error = AttemptEnd(m);
+  }
   store_->PutAttempt(batch_, m.task_id, a);
   PutWorker(*w);
   schedule_needed_ = true;
   touched_.insert(m.task_id);
-  TaskRecord* r = Active(m.task_id);
-  if (r && r->attempt == m.attempt && r->state == TaskState::kCancelling) {
+  if (preempted) {
+    r->exit_code = m.exit_code;
+    ++r->preempted_attempts;
+    Transition(m.task_id, TaskState::kQueued,
+               fmt::format("attempt {} preempted on {} at {}; requeued", m.attempt, w->info.name, UtcTime(now)));
+  } else if (r && r->attempt == m.attempt && r->state == TaskState::kCancelling) {
     r->exit_code = m.exit_code;
     Transition(m.task_id, TaskState::kCancelled, r->reason);  // its processes are gone now
   } else if (r && r->attempt == m.attempt && (r->state == TaskState::kAssigned || r->state == TaskState::kRunning)) {
@@ -655,9 +706,20 @@ Result<Ack> Core::OnDrain(const Drain& m) {
     return Status::NotFound(fmt::format("no worker named '{}' (known: {})", m.worker,
                                         names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
   }
-  it->second.drained = !m.undrain;
-  PutWorker(it->second);
+  WorkerRt& w = it->second;
+  w.drained = !m.undrain;
+  PutWorker(w);
   schedule_needed_ = true;
+  if (m.requeue && !m.undrain) {
+    // Preempt what runs there; each attempt reports back (preempted -> requeued, otherwise as
+    // it ended). A CANCELLING attempt is already being stopped for good.
+    for (const auto& [k, a] : w.running) {
+      const TaskRecord* r = Active(k.first);
+      if (!r || r->attempt != k.second || (r->state != TaskState::kAssigned && r->state != TaskState::kRunning)) continue;
+      SendCancel(w, k.first, k.second, r->spec.kill_grace_ms,
+                 fmt::format("worker {} drained with --requeue: checkpoint and move", w.info.name), /*preempt=*/true);
+    }
+  }
   return Ack{};
 }
 
@@ -719,7 +781,7 @@ std::vector<MatchWorker> Core::MatchWorkers() const {
     mw.name = name;
     mw.slots = w.info.slots;
     mw.tags = w.info.tags;
-    mw.accepting = !w.drained && !w.routing_id.empty();
+    mw.accepting = !w.drained && !w.stopping && !w.routing_id.empty();
     for (const auto& [k, a] : w.running) mw.busy.insert(a.slots.begin(), a.slots.end());
     out.push_back(std::move(mw));
   }
@@ -996,6 +1058,39 @@ Result<std::optional<LogsReply>> Core::OnLogs(const Logs& m) {
   reply.complete = attempt_over && reply.next_offset >= total;
   if (reply.pieces.empty() && !reply.complete && m.wait_ms > 0) return std::optional<LogsReply>();
   return std::optional<LogsReply>(std::move(reply));
+}
+
+Result<MetricsReply> Core::OnMetrics(const MetricsRequest& m) {
+  RITSU_ASSIGN_OR_RETURN(TaskRecord r, GetAny(m.task_id));
+  MetricsReply reply;
+  reply.task_id = m.task_id;
+  uint32_t attempt = m.attempt ? m.attempt : r.attempt;
+  reply.attempt = attempt;
+  reply.next_offset = m.offset;
+  if (attempt == 0) {  // never ran yet
+    reply.complete = IsTerminal(r.state);
+    return reply;
+  }
+  if (attempt > r.attempt) {
+    return Status::NotFound(fmt::format("task {} has no attempt {} (it has {})", m.task_id, attempt, r.attempt));
+  }
+  auto running_on = RunningWorkerOf(m.task_id, attempt);
+  Attempt a;
+  if (running_on) {
+    a = workers_.at(*running_on).running.at({m.task_id, attempt});
+  } else {
+    RITSU_ASSIGN_OR_RETURN(auto stored, store_->GetAttempt(m.task_id, attempt));
+    if (stored) a = std::move(*stored);
+  }
+  reply.stored_bytes = a.metrics_stored_bytes;
+  reply.dropped_bytes = a.metrics_bytes - a.metrics_stored_bytes;
+  size_t max_bytes = m.max_bytes ? std::min<size_t>(m.max_bytes, kMaxLogBytes) : kDefaultLogBytes;
+  if (m.offset < a.metrics_stored_bytes) {
+    RITSU_ASSIGN_OR_RETURN(reply.data, store_->ReadMetrics(m.task_id, attempt, m.offset, max_bytes));
+    reply.next_offset = m.offset + reply.data.size();
+  }
+  reply.complete = !running_on && reply.next_offset >= a.metrics_stored_bytes;
+  return reply;
 }
 
 Result<WorkersReply> Core::OnWorkers(const Workers& m) {

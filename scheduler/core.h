@@ -98,6 +98,7 @@ class Core {
   Result<ExplainReply> OnExplain(const Explain& m);
   Result<WaitReply> OnWait(const Wait& m);  // all_final tells the caller whether to park
   Result<SweepStatusReply> OnSweepStatus(const SweepStatus& m);
+  Result<MetricsReply> OnMetrics(const MetricsRequest& m);
 
   // For tests and benchmarks.
   const StoreMeta& meta() const { return meta_; }
@@ -116,6 +117,9 @@ class Core {
     std::string routing_id;          // empty until it registers with this ritsud process
     std::string address;             // its connection's remote address (messages only)
     bool drained = false;
+    // It reported a preempted attempt without being drained: it is stopping (SIGTERM to the
+    // worker). No new work until it registers again (memory only: a restart re-registers it).
+    bool stopping = false;
     std::map<AttemptKeyT, Attempt> running;  // attempts on it (ASSIGNED/RUNNING, or cancelled
                                              // but not yet reported finished)
   };
@@ -130,7 +134,8 @@ class Core {
   void RetryOrFail(TaskId id, const std::string& reason);
   void LoseWorker(WorkerRt& w, const std::string& why);
   void PutWorker(WorkerRt& w);
-  void SendCancel(WorkerRt& w, TaskId id, uint32_t attempt, int64_t grace_ms, const std::string& reason);
+  void SendCancel(WorkerRt& w, TaskId id, uint32_t attempt, int64_t grace_ms, const std::string& reason,
+                  bool preempt = false);
   Result<std::vector<TaskId>> CreateTasks(std::vector<TaskSpec> specs, SweepId sweep,
                                           std::vector<SubmitCancelled>* cancelled);
   TaskRow RowOf(const TaskRecord& r) const;

@@ -30,6 +30,7 @@ const char* CfName(Cf cf) {
     case Cf::kWorkers: return "workers";
     case Cf::kLogs: return "logs";
     case Cf::kSweeps: return "sweeps";
+    case Cf::kMetrics: return "metrics";
   }
   return "unknown";
 }

@@ -19,9 +19,9 @@ namespace ritsu::sched {
 
 // Column families (docs/store.md describes the keys and values of each).
 enum class Cf : uint8_t {
-  kMeta = 0, kTasks, kAttempts, kStateIndex, kSweepIndex, kDeps, kWorkers, kLogs, kSweeps,
+  kMeta = 0, kTasks, kAttempts, kStateIndex, kSweepIndex, kDeps, kWorkers, kLogs, kSweeps, kMetrics,
 };
-inline constexpr int kNumCfs = 9;
+inline constexpr int kNumCfs = 10;
 const char* CfName(Cf cf);  // "meta", "tasks", ... (the RocksDB column family names)
 
 // A set of puts/deletes applied atomically by Kv::Write.

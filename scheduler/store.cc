@@ -197,6 +197,22 @@ void Store::PutLog(Batch& b, TaskId id, uint32_t attempt, uint64_t offset, LogSt
   b.Put(Cf::kLogs, LogKey(id, attempt, offset), std::move(v));
 }
 
+Result<std::string> Store::ReadMetrics(TaskId id, uint32_t attempt, uint64_t offset, size_t max_bytes) {
+  std::string out;
+  // Chunks are keyed by their first byte's offset and read whole: a reader only ever passes back
+  // an offset this returned, which is a chunk boundary.
+  auto c = kv_->Scan(Cf::kMetrics, LogKey(id, attempt, offset), AttemptKey(id, attempt + 1));
+  for (; c->Valid() && (out.empty() || out.size() + c->value().size() <= max_bytes); c->Next()) {
+    out.append(c->value());
+  }
+  RITSU_RETURN_IF_ERROR(c->status());
+  return out;
+}
+
+void Store::PutMetrics(Batch& b, TaskId id, uint32_t attempt, uint64_t offset, std::string_view data) {
+  b.Put(Cf::kMetrics, LogKey(id, attempt, offset), std::string(data));
+}
+
 void Store::PutSweep(Batch& b, const SweepRecord& s) { b.Put(Cf::kSweeps, Be64(s.id), PackValue(s)); }
 
 void Store::PutMeta(Batch& b, const StoreMeta& m) { b.Put(Cf::kMeta, kMetaKey, PackValue(m)); }

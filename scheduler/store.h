@@ -55,6 +55,10 @@ class Store {
   Result<std::vector<LogPiece>> ReadLog(TaskId id, uint32_t attempt, uint64_t offset,
                                         size_t max_bytes);
 
+  // Metric series bytes of (task, attempt) from `offset`: whole stored chunks (so whole lines),
+  // about max_bytes (at least one chunk when any is there).
+  Result<std::string> ReadMetrics(TaskId id, uint32_t attempt, uint64_t offset, size_t max_bytes);
+
   // ---- writes into a batch ----
   // `old_state` = the state the index currently holds for this task (nullopt for a new task).
   void PutTask(Batch& b, const TaskRecord& t, std::optional<TaskState> old_state);
@@ -63,6 +67,7 @@ class Store {
   void PutWorker(Batch& b, const WorkerInfo& w);
   void PutLog(Batch& b, TaskId id, uint32_t attempt, uint64_t offset, LogStream stream,
               std::string_view data);
+  void PutMetrics(Batch& b, TaskId id, uint32_t attempt, uint64_t offset, std::string_view data);
   void PutSweep(Batch& b, const SweepRecord& s);
   void PutMeta(Batch& b, const StoreMeta& m);
 

@@ -16,6 +16,7 @@ namespace {
 constexpr size_t kChunkBytes = 256 * 1024;  // coalesce lines into chunks up to this size
 constexpr auto kLogSyncEvery = std::chrono::milliseconds(100);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
+constexpr auto kSeriesPollEvery = std::chrono::milliseconds(200);
 
 TimeMs NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -159,6 +160,21 @@ void Agent::NoteToTask(const TaskAttemptRef& ref, const std::string& line) {
   pending_output_[{ref.task_id, ref.attempt, LogStream::kStderr}] += "ritsu-worker: " + line + "\n";
 }
 
+void Agent::PollSeries(const TaskAttemptRef& ref, MetricsTail& tail, bool final) {
+  std::vector<std::string> notes;
+  std::string lines = tail.Poll(final, &notes);
+  for (const auto& n : notes) NoteToTask(ref, n);
+  if (!lines.empty()) pending_output_[{ref.task_id, ref.attempt, LogStream::kMetrics}] += lines;
+}
+
+// While the spool is full the files are left alone: they keep what is not read yet on disk.
+void Agent::PollAllSeries() {
+  if (spool_full_ && !dropping_output_) return;
+  if (clock_->Now() - last_series_poll_ < kSeriesPollEvery) return;
+  last_series_poll_ = clock_->Now();
+  for (auto& [k, tail] : series_) PollSeries({k.first, k.second}, tail, false);
+}
+
 // The spool could not take a message: pause every task's output until it can (the children
 // block on full pipes; nothing is dropped) and say so once in each task's log.
 void Agent::SpoolFull(const Status& why) {
@@ -200,6 +216,11 @@ bool Agent::FlushOutput() {
     size_t pos = 0;
     while (pos < buf.size()) {
       size_t n = std::min(buf.size() - pos, kMaxLogChunkBytes);
+      if (std::get<2>(key) == LogStream::kMetrics && pos + n < buf.size()) {
+        // Metric chunks hold whole lines: ritsud stores (or, past its limit, drops) whole chunks.
+        size_t nl = buf.rfind('\n', pos + n - 1);
+        if (nl != std::string::npos && nl >= pos) n = nl + 1 - pos;
+      }
       LogChunk c;
       std::tie(c.task_id, c.attempt, c.stream) = key;
       c.offset = stream_offset_[key];
@@ -231,6 +252,14 @@ bool Agent::SpoolDeferredFinished() {
   while (!deferred_finished_.empty()) {
     if (!FlushOutput()) return false;
     Finished& f = deferred_finished_.front();
+    // Output of this attempt that was still waiting when it exited and has only now been
+    // given up on (the spool-full limit passed after the exit) counts too.
+    if (lost_counted_late_.erase({f.task_id, f.attempt})) {
+      if (auto lost = lost_bytes_.find({f.task_id, f.attempt}); lost != lost_bytes_.end()) {
+        f.log_bytes_lost += lost->second;
+        lost->second = 0;
+      }
+    }
     auto appended = spool_->Append(Encode(spool_->next_seq(), f), true);
     if (!appended.ok()) {
       if (!dropping_output_) { SpoolFull(appended.status()); return false; }
@@ -248,7 +277,7 @@ bool Agent::SpoolDeferredFinished() {
       unsynced_ = false;
     }
     // Its output is all spooled (FlushOutput above): the offsets are not needed any more.
-    for (auto st : {LogStream::kStdout, LogStream::kStderr}) stream_offset_.erase({f.task_id, f.attempt, st});
+    for (auto st : {LogStream::kStdout, LogStream::kStderr, LogStream::kMetrics}) stream_offset_.erase({f.task_id, f.attempt, st});
     lost_bytes_.erase({f.task_id, f.attempt});  // (its own "bytes were lost" note may be among them)
     deferred_finished_.pop_front();
   }
@@ -279,7 +308,15 @@ void Agent::FinishAttempt(const TaskEvent& ev) {
   f.wall_ms = int64_t(r.wall_seconds * 1000);
   f.peak_rss_bytes = uint64_t(std::max<int64_t>(0, r.peak_rss_bytes));
   f.timed_out = r.timed_out;
-  if (!r.launch_error.empty()) f.error = r.launch_error;
+  // Preempted: asked to stop for a preemption and either checkpointed (exit 75 after the
+  // SIGTERM) or never started. Exit 75 without that request is an ordinary failure.
+  bool preempt_asked = preempting_.erase({f.task_id, f.attempt}) > 0;
+  bool never_started = r.cancelled && !r.launch_error.empty();
+  bool checkpointed = r.launch_error.empty() && r.term_signal == 0 && r.exit_code == kPreemptedExitCode;
+  if (preempt_asked && (checkpointed || never_started)) {
+    f.preempted = true;
+    if (never_started) f.error = r.launch_error;
+  } else if (!r.launch_error.empty()) f.error = r.launch_error;
   else if (r.cancelled) f.error = "cancelled";
   else if (r.timed_out) f.error = fmt::format("timeout after {:.1f}s", r.wall_seconds);
   if (!metrics_path.empty()) {
@@ -290,11 +327,18 @@ void Agent::FinishAttempt(const TaskEvent& ev) {
     std::error_code ec;
     std::filesystem::remove(metrics_path, ec);
   }
-  Log(fmt::format("task {} attempt {}: {}", f.task_id, f.attempt, r.Describe()));
+  Log(fmt::format("task {} attempt {}: {}{}", f.task_id, f.attempt, r.Describe(), f.preempted ? " (preempted)" : ""));
+  // The rest of the metric series, before the Finished that follows every byte of the attempt.
+  if (auto s = series_.find({f.task_id, f.attempt}); s != series_.end()) {
+    PollSeries(ev.ref, s->second, /*final=*/true);
+    std::error_code ec;
+    std::filesystem::remove(s->second.path(), ec);
+    series_.erase(s);
+  }
   if (it != tasks_.end()) tasks_.erase(it);  // joins the (finished) thread
   // Every chunk of the attempt goes before its Finished: flush, then spool the report, or leave
   // it waiting behind its output while the spool is full.
-  FlushOutput();
+  if (!FlushOutput() && !dropping_output_) lost_counted_late_.insert({f.task_id, f.attempt});
   if (auto lost = lost_bytes_.find({f.task_id, f.attempt}); lost != lost_bytes_.end()) {
     f.log_bytes_lost = lost->second;
     NoteToTask(ev.ref, fmt::format("{} bytes of this task's output were lost: the spool was unwritable ({})",
@@ -329,6 +373,7 @@ void Agent::HandleEvents() {
         break;
     }
   }
+  PollAllSeries();
   RetrySpool();
   if (unsynced_ && clock_->Now() - last_sync_ >= kLogSyncEvery) {
     Status st = spool_->Sync();
@@ -340,6 +385,18 @@ void Agent::HandleEvents() {
 
 void Agent::HandleAssign(const Assign& a) {
   if (tasks_.count({a.task_id, a.attempt})) return;  // duplicate delivery
+  if (stopping_) {
+    // Crossed the stop in flight: not started, so reported preempted (requeued, not counted).
+    Finished f;
+    f.task_id = a.task_id;
+    f.attempt = a.attempt;
+    f.preempted = true;
+    f.error = fmt::format("worker {} is stopping; not started", cfg_.name);
+    Log(fmt::format("task {} attempt {}: {}", a.task_id, a.attempt, f.error));
+    deferred_finished_.push_back(std::move(f));
+    SpoolDeferredFinished();
+    return;
+  }
   for (const auto& id : a.slots) {
     bool known = std::any_of(cfg_.slots.begin(), cfg_.slots.end(), [&](const LocalSlot& s) { return s.slot.id == id; });
     if (!known) {
@@ -354,6 +411,11 @@ void Agent::HandleAssign(const Assign& a) {
     }
   }
   Log(fmt::format("task {} attempt {}: starting '{}' on slot(s) {}", a.task_id, a.attempt, a.name, fmt::join(a.slots, ",")));
+  std::string series = SeriesPathFor(launch_.metrics_dir, a.task_id, a.attempt);
+  std::error_code ec;
+  std::filesystem::create_directories(launch_.metrics_dir, ec);
+  std::filesystem::remove(series, ec);  // a file from an earlier run of this attempt
+  series_.insert_or_assign({a.task_id, a.attempt}, MetricsTail(series));
   auto runner = launcher_->Launch(a, launch_, &events_);
   if (spool_full_ && !dropping_output_) {
     runner->SetOutputPaused(true);
@@ -362,10 +424,12 @@ void Agent::HandleAssign(const Assign& a) {
   tasks_[{a.task_id, a.attempt}] = std::move(runner);
 }
 
-void Agent::CancelAttempt(const TaskAttemptRef& ref, std::chrono::milliseconds grace, const std::string& why) {
+void Agent::CancelAttempt(const TaskAttemptRef& ref, std::chrono::milliseconds grace, const std::string& why,
+                          bool preempt) {
   auto it = tasks_.find({ref.task_id, ref.attempt});
   if (it == tasks_.end()) return;
-  Log(fmt::format("task {} attempt {}: cancel ({})", ref.task_id, ref.attempt, why));
+  if (preempt) preempting_.insert({ref.task_id, ref.attempt});
+  Log(fmt::format("task {} attempt {}: {} ({})", ref.task_id, ref.attempt, preempt ? "preempt" : "cancel", why));
   it->second->Cancel(grace);
 }
 
@@ -416,7 +480,7 @@ void Agent::HandleFrame(std::string_view frame) {
       if (!c.ok()) break;
       // grace_ms 0 (or absent): the scheduler leaves the grace to this worker's --kill-grace.
       auto grace = c->grace_ms > 0 ? std::chrono::milliseconds(c->grace_ms) : cfg_.kill_grace;
-      CancelAttempt({c->task_id, c->attempt}, grace, c->reason.empty() ? "cancelled" : c->reason);
+      CancelAttempt({c->task_id, c->attempt}, grace, c->reason.empty() ? "cancelled" : c->reason, c->preempt);
       break;
     }
     case MsgType::kLogAck: {
@@ -476,7 +540,7 @@ Status Agent::Run() {
   SendRegister();
   last_recv_ = clock_->Now();
   Clock::time_point stop_began{};
-  bool stopping = false;
+  bool& stopping = stopping_;
 
   for (;;) {
     auto now = clock_->Now();
@@ -485,8 +549,13 @@ Status Agent::Run() {
     if (stop_.load() && !stopping) {
       stopping = true;
       stop_began = now;
-      Log("stopping: cancelling running tasks");
-      for (auto& [k, t] : tasks_) t->Cancel(cfg_.kill_grace);
+      // A worker stopped by SIGTERM/SIGINT (systemd stop, a closing time window) preempts its
+      // tasks: those that checkpoint and exit 75 within the grace are requeued, not failed.
+      Log("stopping: preempting running tasks");
+      for (auto& [k, t] : tasks_) {
+        preempting_.insert(k);
+        t->Cancel(cfg_.kill_grace);
+      }
     }
     if (stopping) {
       // A spool that stays full does not hold the stop up beyond the grace: what cannot be

@@ -37,6 +37,7 @@
 #include "common/status.h"
 #include "worker/agent_deps.h"
 #include "worker/attempt_registry.h"
+#include "worker/metrics_tail.h"
 #include "worker/slots.h"
 #include "worker/spool.h"
 #include "worker/task_runner.h"
@@ -93,7 +94,8 @@ class Agent {
   void PumpSpool();
   void HandleFrame(std::string_view frame);
   void HandleAssign(const Assign& a);
-  void CancelAttempt(const TaskAttemptRef& ref, std::chrono::milliseconds grace, const std::string& why);
+  void CancelAttempt(const TaskAttemptRef& ref, std::chrono::milliseconds grace, const std::string& why,
+                     bool preempt = false);
   void HandleEvents();
   bool FlushOutput();
   void FinishAttempt(const TaskEvent& ev);
@@ -102,6 +104,8 @@ class Agent {
   void SpoolFull(const Status& why);
   void SpoolHasSpace();
   void NoteToTask(const TaskAttemptRef& ref, const std::string& line);
+  void PollSeries(const TaskAttemptRef& ref, MetricsTail& tail, bool final);
+  void PollAllSeries();
   void IndexSpooled();
   std::vector<TaskAttemptRef> RunningRefs() const;
   void Log(const std::string& line) const;
@@ -111,6 +115,7 @@ class Agent {
   ProcessLauncher* launcher_;
   Clock* clock_;
   std::atomic<bool> stop_{false};
+  bool stopping_ = false;                // Run saw stop_: tasks preempted, no new ones taken
   Status fatal_;                         // why Run stops by itself (the name is taken)
   std::atomic<bool> reload_{false};
   AttemptRegistry registry_;
@@ -130,6 +135,13 @@ class Agent {
 
   EventQueue events_;
   std::map<std::pair<TaskId, uint32_t>, std::unique_ptr<TaskHandle>> tasks_;
+  // Attempts asked to stop for a preemption (CancelTask.preempt, or this worker stopping): an
+  // exit with kPreemptedExitCode is then reported as Finished.preempted.
+  std::set<std::pair<TaskId, uint32_t>> preempting_;
+  // Each running attempt's $RITSU_METRICS_SERIES, read every kSeriesPollEvery and once more when
+  // it exits; new lines become its kMetrics stream.
+  std::map<std::pair<TaskId, uint32_t>, MetricsTail> series_;
+  Clock::time_point last_series_poll_{};
   std::map<StreamKey, uint64_t> stream_offset_;      // next byte offset of each stream
   std::map<StreamKey, std::string> pending_output_;  // lines not yet put into a chunk
   // Spooled log chunks by stream: chunk end offset -> spool seq (LogAck releases by offset).
@@ -148,6 +160,9 @@ class Agent {
   std::string spool_full_reason_;
   std::deque<Finished> deferred_finished_;
   std::map<std::pair<TaskId, uint32_t>, uint64_t> lost_bytes_;  // per attempt, while dropping
+  // Attempts that exited with output still held back: what of it is dropped later is added to
+  // their Finished when it is spooled.
+  std::set<std::pair<TaskId, uint32_t>> lost_counted_late_;
 };
 
 }  // namespace ritsu::worker

@@ -35,6 +35,10 @@ std::deque<TaskEvent> EventQueue::TakeAll() {
   return out;
 }
 
+std::string SeriesPathFor(const std::string& metrics_dir, TaskId task_id, uint32_t attempt) {
+  return (std::filesystem::path(metrics_dir) / fmt::format("task-{}-attempt-{}.series.jsonl", task_id, attempt)).string();
+}
+
 ProcessSpec BuildProcessSpec(const Assign& a, const LaunchContext& ctx, std::string* metrics_path) {
   ProcessSpec spec;
   if (a.kind == TaskKind::kExec) {
@@ -52,6 +56,7 @@ ProcessSpec BuildProcessSpec(const Assign& a, const LaunchContext& ctx, std::str
   spec.env.emplace_back("RITSU_TASK_ID", std::to_string(a.task_id));
   spec.env.emplace_back("RITSU_ATTEMPT", std::to_string(a.attempt));
   spec.env.emplace_back("RITSU_METRICS_FILE", *metrics_path);
+  spec.env.emplace_back("RITSU_METRICS_SERIES", SeriesPathFor(ctx.metrics_dir, a.task_id, a.attempt));
   spec.timeout = std::chrono::milliseconds(a.timeout_ms);
   spec.kill_grace = ctx.kill_grace;
   return spec;

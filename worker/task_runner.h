@@ -58,6 +58,10 @@ struct LaunchContext {
 
 ProcessSpec BuildProcessSpec(const Assign& a, const LaunchContext& ctx, std::string* metrics_path);
 
+// $RITSU_METRICS_SERIES of an attempt: the JSONL file the task appends metric records to, which
+// the agent tails (worker/metrics_tail.h). In metrics_dir, one per attempt.
+std::string SeriesPathFor(const std::string& metrics_dir, TaskId task_id, uint32_t attempt);
+
 // Reads what the child wrote to RITSU_METRICS_FILE: the text if it is one JSON object (at most
 // 1 MiB), else "" and *problem says why (a missing file is not a problem).
 std::string ReadMetricsFile(const std::string& path, std::string* problem);

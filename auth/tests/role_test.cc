@@ -26,7 +26,7 @@ TEST(Role, PolicyTable) {
   EXPECT_TRUE(RoleMaySend(Role::kSubmit, "status"));
   EXPECT_FALSE(RoleMaySend(Role::kSubmit, "register"));
 
-  for (const char* t : {"status", "show", "logs", "workers", "explain", "sweep_status"}) {
+  for (const char* t : {"status", "show", "logs", "workers", "explain", "sweep_status", "metrics"}) {
     EXPECT_TRUE(RoleMaySend(Role::kRead, t)) << t;
   }
   for (const char* t : {"submit", "cancel", "retry", "drain", "sweep_submit", "heartbeat"}) {

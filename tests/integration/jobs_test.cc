@@ -3,6 +3,8 @@
 // foreground, and the submit-time checks (missing input, existing output, unknown flag).
 // Only plumbing is asserted here (states, stored metrics, files); whether training helps is
 // engine/train's functional test and the quickstart's job.
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -221,6 +223,104 @@ TEST_F(JobsTest, ExampleSweepTrainsThenEvaluatesEachTrial) {
   CmdResult st = c_.Ritsu({"sweep", "status", std::to_string(j["sweep_id"].get<uint64_t>())});
   ASSERT_EQ(st.code, 0) << st.err;
   EXPECT_NE(st.out.find("accuracy="), std::string::npos) << st.out;
+}
+
+// ---- Interrupted training through the queue: the retry resumes from the last checkpoint and
+// the final adapter is byte-identical to an uninterrupted run with the same flags. ----
+
+std::vector<std::string> ResumeTrainArgs(const std::string& out, std::vector<std::string> extra = {}) {
+  std::vector<std::string> a = {"submit", "train", "--model-name", "model", "--train-file", "ft.jsonl", "--output-dir", out,
+                                "--max-steps-override", "40", "--batch-size", "2", "--learning-rate", "1e-2",
+                                "--max-seq-length", "512", "--loss-on-output-only", "--logging-steps", "1",
+                                "--save-steps", "2", "--gpus", "0"};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+std::string FileBytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The step the retry's log says it resumed from ("train: resuming from checkpoint-N (step N)"), or -1.
+int ResumedStep(const std::string& log) {
+  auto at = log.find("resuming from checkpoint-");
+  if (at == std::string::npos) return -1;
+  auto step = log.find("(step ", at);
+  return step == std::string::npos ? -1 : std::atoi(log.c_str() + step + 6);
+}
+
+class ResumeTest : public JobsTest {
+ protected:
+  uint64_t Submit(const std::vector<std::string>& args) {
+    CmdResult t = RitsuIn(c_.dir(), c_.endpoint(), args);
+    EXPECT_EQ(t.code, 0) << t.out << t.err;
+    return t.code == 0 ? std::stoull(t.out) : 0;
+  }
+  // Waits until the run has written checkpoint-2 (and is still training: 40 steps).
+  void WaitForFirstCheckpoint(const std::string& out) {
+    ASSERT_TRUE(WaitFor([&] { return fs::exists(c_.dir() / out / "checkpoint-2" / "adapter_model.safetensors"); }, 120s))
+        << c_.Logs();
+  }
+  // An uninterrupted run with the same flags; its adapter must equal `out`'s byte for byte.
+  void ExpectSameAdapterAsAnUninterruptedRun(const std::string& out) {
+    uint64_t ref = Submit(ResumeTrainArgs("lora-ref"));
+    CmdResult w = c_.Ritsu({"wait", std::to_string(ref), "--timeout", "150s"}, 170s);
+    ASSERT_EQ(w.code, 0) << w.out << w.err << c_.Ritsu({"logs", std::to_string(ref), "--merged"}).out;
+    std::string want = FileBytes(c_.dir() / "lora-ref" / "adapter_model.safetensors");
+    ASSERT_FALSE(want.empty());
+    EXPECT_TRUE(FileBytes(c_.dir() / out / "adapter_model.safetensors") == want)
+        << "the resumed run's adapter differs from the uninterrupted run's";
+  }
+};
+
+TEST_F(ResumeTest, KilledWorkerMidTrainingRetryResumesAndEndsByteIdentical) {
+  c_.heartbeat_timeout = "1500ms";  // how long the dead worker's task waits before its requeue
+  c_.StartScheduler();
+  c_.StartWorker("wa", "cpu0:mem=4G", {"--engine", Engine()});
+  uint64_t id = Submit(ResumeTrainArgs("lora-a", {"--max-attempts", "2"}));
+  WaitForFirstCheckpoint("lora-a");
+  c_.KillWorker("wa", SIGKILL);
+  c_.StartWorker("wb", "cpu0:mem=4G", {"--engine", Engine()});
+  CmdResult w = c_.Ritsu({"wait", std::to_string(id), "--timeout", "150s"}, 170s);
+  ASSERT_EQ(w.code, 0) << w.out << w.err << c_.Logs() << c_.Ritsu({"logs", std::to_string(id), "--merged"}).out;
+  auto j = c_.Show(id);
+  ASSERT_EQ(j["attempts"].size(), 2u) << j.dump(2);
+  EXPECT_EQ(j["attempts"][0]["worker"], "wa");
+  EXPECT_EQ(j["attempts"][1]["worker"], "wb");
+  std::string log2 = c_.Ritsu({"logs", std::to_string(id), "--attempt", "2", "--merged"}).out;
+  EXPECT_GT(ResumedStep(log2), 0) << log2;
+  ExpectSameAdapterAsAnUninterruptedRun("lora-a");
+}
+
+TEST_F(ResumeTest, DrainRequeueMidTrainingPreemptsResumesElsewhereAndEndsByteIdentical) {
+  c_.StartScheduler();
+  c_.StartWorker("wa", "cpu0:mem=4G", {"--engine", Engine()});  // --kill-grace 2s: plenty for one tiny step
+  uint64_t id = Submit(ResumeTrainArgs("lora-p"));  // max_attempts 1: a preemption must not use it up
+  WaitForFirstCheckpoint("lora-p");
+  c_.StartWorker("wb", "cpu0:mem=4G", {"--engine", Engine()});
+  CmdResult d = c_.Ritsu({"drain", "wa", "--requeue"});
+  ASSERT_EQ(d.code, 0) << d.err;
+  CmdResult w = c_.Ritsu({"wait", std::to_string(id), "--timeout", "150s"}, 170s);
+  ASSERT_EQ(w.code, 0) << w.out << w.err << c_.Logs() << c_.Ritsu({"logs", std::to_string(id), "--merged"}).out;
+  auto j = c_.Show(id);
+  ASSERT_EQ(j["attempts"].size(), 2u) << j.dump(2);
+  EXPECT_EQ(j["attempts"][0]["outcome"], "PREEMPTED");
+  EXPECT_EQ(j["attempts"][0]["exit_code"], 75);
+  EXPECT_EQ(j["attempts"][1]["worker"], "wb");
+  std::string log1 = c_.Ritsu({"logs", std::to_string(id), "--attempt", "1", "--merged"}).out;
+  EXPECT_NE(log1.find("preempted at step"), std::string::npos) << log1;
+  std::string log2 = c_.Ritsu({"logs", std::to_string(id), "--attempt", "2", "--merged"}).out;
+  EXPECT_GT(ResumedStep(log2), 0) << log2;
+  // The trainer's metric series came through the queue too (attempt 2: the resumed steps).
+  CmdResult m = c_.Ritsu({"metrics", std::to_string(id), "--json"});
+  ASSERT_EQ(m.code, 0) << m.err;
+  auto recs = m.Json()["records"];
+  ASSERT_FALSE(recs.empty()) << m.out;
+  EXPECT_EQ(recs.back()["step"], 40) << m.out;
+  ExpectSameAdapterAsAnUninterruptedRun("lora-p");
 }
 
 }  // namespace

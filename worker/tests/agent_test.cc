@@ -481,5 +481,83 @@ TEST(AgentSeamTest, SpoolFullSequence) {
   clock.auto_advance = true;
 }
 
+Finished NextFinished(FakeScheduler& fake) {
+  for (int i = 0; i < 1000; ++i) {
+    auto m = fake.Next();
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    if (!m.ok()) return {};
+    if (m->type == MsgType::kFinished) return *m->As<Finished>();
+  }
+  ADD_FAILURE() << "no finished report";
+  return {};
+}
+
+// Exit 75 is "preempted" only after the worker asked for a preemption; after a plain cancel or
+// on its own it is an ordinary exit status.
+TEST(AgentSeamTest, ExitSeventyFiveIsPreemptedOnlyAfterAPreemptRequest) {
+  FakeLauncher launcher;
+  FakeClock clock;
+  RunningAgent ra("seam-preempt", nullptr, {&launcher, &clock});
+  ra.Start();
+  struct Case { TaskId id; bool send_cancel; bool preempt; bool want_preempted; };
+  for (Case c : {Case{61, true, true, true}, Case{62, true, false, false}, Case{63, false, false, false}}) {
+    ra.Assign(c.id, "unused");
+    FakeTask* t = launcher.Get(c.id);
+    ASSERT_NE(t, nullptr);
+    if (c.send_cancel) {
+      CancelTask ct;
+      ct.task_id = c.id;
+      ct.attempt = 1;
+      ct.grace_ms = 3000;
+      ct.preempt = c.preempt;
+      ra.fake.Send(0, ct);
+      ASSERT_TRUE(FakeLauncher::Until([&] { return t->cancels().size() == 1; }));
+      EXPECT_EQ(t->cancels()[0], 3000ms);
+    }
+    t->Exit(kPreemptedExitCode);
+    Finished f = NextFinished(ra.fake);
+    EXPECT_EQ(f.task_id, c.id);
+    EXPECT_EQ(f.exit_code, kPreemptedExitCode);
+    EXPECT_EQ(f.preempted, c.want_preempted) << "task " << c.id;
+    if (c.want_preempted) {
+      EXPECT_EQ(f.error, "");
+    }
+  }
+  clock.auto_advance = true;
+}
+
+// A worker told to stop (SIGTERM/SIGINT) preempts its tasks: the one that checkpoints (exit 75)
+// is reported preempted, one killed otherwise is not, and an assignment that crosses the stop
+// is not started and reported preempted (the scheduler requeues it without counting it).
+TEST(AgentSeamTest, StoppingWorkerPreemptsItsTasksAndRefusesNewOnes) {
+  FakeLauncher launcher;
+  FakeClock clock;
+  RunningAgent ra("seam-stop", nullptr, {&launcher, &clock});
+  ra.cfg.kill_grace = 2500ms;
+  ra.Start();
+  ra.Assign(71, "unused");
+  ra.Assign(72, "unused");
+  FakeTask* t1 = launcher.Get(71);
+  FakeTask* t2 = launcher.Get(72);
+  ASSERT_TRUE(t1 && t2);
+  ra.agent->RequestStop();
+  ASSERT_TRUE(FakeLauncher::Until([&] { return t1->cancels().size() == 1 && t2->cancels().size() == 1; }));
+  EXPECT_EQ(t1->cancels()[0], 2500ms);
+  ra.Assign(73, "unused");
+  Finished refused = NextFinished(ra.fake);
+  EXPECT_EQ(refused.task_id, 73u);
+  EXPECT_TRUE(refused.preempted);
+  EXPECT_NE(refused.error.find("stopping"), std::string::npos) << refused.error;
+  t1->Exit(kPreemptedExitCode);
+  Finished f1 = NextFinished(ra.fake);
+  EXPECT_EQ(f1.task_id, 71u);
+  EXPECT_TRUE(f1.preempted);
+  t2->Exit(143);
+  Finished f2 = NextFinished(ra.fake);
+  EXPECT_EQ(f2.task_id, 72u);
+  EXPECT_FALSE(f2.preempted);
+  clock.auto_advance = true;
+}
+
 }  // namespace
 }  // namespace ritsu::worker
