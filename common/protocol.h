@@ -33,6 +33,7 @@ inline constexpr size_t kMaxFrameBytes = 16u << 20;      // 16 MiB
 inline constexpr size_t kMaxLogChunkBytes = 1u << 20;    // 1 MiB of log data per chunk
 inline constexpr size_t kMaxSubmitBatch = 20000;         // tasks per submit
 inline constexpr int64_t kMaxWaitMs = 60'000;            // long-poll cap (logs, wait)
+inline constexpr size_t kMaxWaitTasks = 50'000;           // task ids in one wait (its rows share one frame)
 // The exit status (EX_TEMPFAIL) by which a task says "I checkpointed after SIGTERM: run me again
 // later". It means preemption only when the worker had asked for one (Finished::preempted).
 inline constexpr int32_t kPreemptedExitCode = 75;

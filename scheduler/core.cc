@@ -1166,12 +1166,27 @@ Result<ExplainReply> Core::OnExplain(const Explain& m) {
 
 Result<WaitReply> Core::OnWait(const Wait& m) {
   if (m.task_ids.empty()) return Status::InvalidArgument("wait: give at least one task id");
+  // One row per task asked for, in one reply (no paging: the caller needs every state at once),
+  // so the rows share the reply's budget: a row over its share loses its metrics (a task may
+  // write up to 1 MiB of them; `show` has them) and has its text cut.
+  if (m.task_ids.size() > kMaxWaitTasks) {
+    return Status::InvalidArgument(fmt::format("wait: {} task ids; at most {} in one wait (use wait --sweep, or wait in parts)",
+                                               m.task_ids.size(), kMaxWaitTasks));
+  }
+  const size_t share = opts_.max_reply_bytes / m.task_ids.size();
   WaitReply reply;
   reply.all_final = true;
   for (TaskId id : m.task_ids) {
     RITSU_ASSIGN_OR_RETURN(TaskRecord r, GetAny(id));
     reply.all_final &= IsTerminal(r.state);
-    reply.tasks.push_back(RowOf(r));
+    TaskRow row = RowOf(r);
+    if (EncodedSize(row) > share) {
+      row.metrics_json.clear();
+      const size_t keep = std::max<size_t>(32, share / 4);
+      if (row.name.size() > keep) row.name = row.name.substr(0, keep) + "...";
+      if (row.reason.size() > keep) row.reason = row.reason.substr(0, keep) + "...";
+    }
+    reply.tasks.push_back(std::move(row));
   }
   return reply;
 }

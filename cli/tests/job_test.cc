@@ -53,7 +53,9 @@ TEST(JobFlags, TrainGpusIsBothAQueueAndAJobFlag) {
   for (TaskKind k : {TaskKind::kTrain, TaskKind::kEval, TaskKind::kMerge}) {
     for (const auto& f : JobFlags(k).flags) {
       for (const auto& q : QueueFlags()) {
-        if (f.name == q.name) EXPECT_TRUE(k == TaskKind::kTrain && q.name == "--gpus") << f.name;
+        if (f.name == q.name) {
+          EXPECT_TRUE(k == TaskKind::kTrain && q.name == "--gpus") << f.name;
+        }
       }
     }
   }

@@ -48,6 +48,39 @@ TEST_F(CoreFixture, StatusOfManyHugeRowsPagesUnderTheFrameLimit) {
   EXPECT_EQ(seen, want);
 }
 
+// wait answers every task in one reply: 20 tasks that each wrote 900 kB of final metrics made
+// an 18 MB reply that the client could not take ("closed the connection"). Rows share the
+// budget: over its share a row loses its metrics (show has them).
+TEST_F(CoreFixture, WaitOfTasksWithHugeMetricsFitsOneFrame) {
+  std::vector<TaskSpec> specs;
+  for (int i = 0; i < 20; ++i) specs.push_back(Exec("big-" + std::to_string(i)));
+  auto ids = SubmitOk(specs);
+  std::vector<Slot> slots;
+  for (int i = 0; i < 20; ++i) slots.push_back(CpuSlot("c" + std::to_string(i)));
+  Peer w = RegisterWorker("w1", slots);
+  ASSERT_EQ(Schedule().size(), 20u);
+  const std::string metrics = R"({"blob":")" + std::string(900'000, 'a') + R"("})";
+  for (TaskId id : ids) {
+    Start(w, id, 1);
+    Finish(w, id, 1, 0, metrics);
+  }
+  Wait req;
+  req.task_ids = ids;
+  auto r = core_->OnWait(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->all_final);
+  ASSERT_EQ(r->tasks.size(), 20u);
+  for (const auto& row : r->tasks) EXPECT_EQ(row.state, TaskState::kSucceeded);
+  std::string frame = Encode(1, *r);
+  EXPECT_LE(frame.size(), kMaxFrameBytes);
+  EXPECT_TRUE(Decode(frame).ok());
+  EXPECT_EQ(Rec(ids[0]).metrics_json, metrics);  // stored whole; only the reply is trimmed
+  req.task_ids.assign(kMaxWaitTasks + 1, ids[0]);
+  auto too_many = core_->OnWait(req);
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_NE(too_many.status().message().find("at most 50000"), std::string::npos) << too_many.status().message();
+}
+
 TEST_F(CoreFixture, EveryListPagesWithTheSameCursorRules) {
   CoreOptions o;
   o.max_reply_bytes = 600;  // a few rows per page

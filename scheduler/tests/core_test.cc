@@ -45,7 +45,9 @@ TEST_F(CoreFixture, PlacesByPriorityThenSubmissionOrder) {
   ASSERT_TRUE(status.ok());
   int rows_with_metrics = 0;
   for (const auto& row : status->tasks) {
-    if (row.id == ids[1]) EXPECT_EQ(row.metrics_json, R"({"accuracy":0.61})");
+    if (row.id == ids[1]) {
+      EXPECT_EQ(row.metrics_json, R"({"accuracy":0.61})");
+    }
     if (!row.metrics_json.empty()) ++rows_with_metrics;
   }
   EXPECT_EQ(rows_with_metrics, 1);
