@@ -143,9 +143,29 @@ TEST(Chaos, KillsAndFullDisksNeitherDuplicateNorLoseAnything) {
       }
     }
   };
+  // More work arrives during the chaos, so that faults land on running tasks all along. A
+  // submit refused (ritsud down, its disk full) is not acknowledged and is not expected to run.
+  int refused = 0;
+  auto submit_more = [&](int n) {
+    for (int k = 0; k < n; ++k) {
+      const int i = static_cast<int>(jobs.size());
+      int lines = (i % 4 == 0) ? 20000 : 300;
+      int bursts = (i % 4 == 0) ? 5 : 10;
+      std::vector<std::string> args = {"submit", "exec", "--cwd", c.dir().string(), "--name",
+                                       fmt::format("chaos-{}", i), "--max-attempts", "50", "--"};
+      for (auto& a : ChaosTask(c.dir(), lines, bursts)) args.push_back(a);
+      CmdResult r = c.Ritsu(args, 10s);
+      if (r.code != 0) {
+        ++refused;
+        continue;
+      }
+      jobs.push_back({std::stoull(r.out), lines, bursts});
+    }
+  };
   while (std::chrono::steady_clock::now() < until && died_on_their_own == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1000 + rng() % 2000));
     check_alive("before a fault");
+    submit_more(2);
     int action = static_cast<int>(rng() % (disks ? 4 : 2));
     switch (action) {
       case 0: {  // kill -9 a worker and start it again (same name and spool)
@@ -178,8 +198,8 @@ TEST(Chaos, KillsAndFullDisksNeitherDuplicateNorLoseAnything) {
         break;
     }
   }
-  std::printf("chaos: %d worker kills, %d scheduler kills, %d full disks\n", kills, restarts_of_ritsud,
-              fills);
+  std::printf("chaos: %d worker kills, %d scheduler kills, %d full disks; %zu tasks acknowledged, %d submits refused\n",
+              kills, restarts_of_ritsud, fills, jobs.size(), refused);
 
   // Every acknowledged task ends SUCCEEDED.
   std::vector<std::string> wait = {"wait", "--timeout", "240s"};
