@@ -1,4 +1,5 @@
-// Chaos: a mixed load through the real ritsud and ritsu-worker while workers and the scheduler
+// Chaos: a mixed load (exec tasks with grandchildren and big logs, and a tiny train job) through
+// the real ritsud and ritsu-worker while workers and the scheduler
 // are killed with SIGKILL at random moments and the spool's and the store's disks (small tmpfs
 // mounts) are filled and freed. What must hold afterwards (docs/guarantees.md):
 //   - every acknowledged task ends SUCCEEDED, and no two copies of one task ever ran at the same
@@ -94,6 +95,24 @@ std::string ExpectedLog(uint64_t id, int lines, int bursts) {
   return s;
 }
 
+std::string Engine() { return BinaryPath("engine/app/ritsu-engine"); }
+
+// The tiny train job's inputs in `dir`: a random tiny Qwen3 with the real tokenizer, a 6-question
+// fine-tuning JSONL.
+void MakeTrainInputs(const fs::path& dir) {
+  const std::string data = RITSU_DATA_ROOT;
+  for (const auto& argv : std::vector<std::vector<std::string>>{
+           {Engine(), "make-model", "--arch", "qwen3", "--preset", "tiny", "--seed", "7", "--out", (dir / "model").string(),
+            "--tokenizer-from", data + "/models/qwen3-tokenizer"},
+           {Engine(), "data", "split", "--data", data + "/data/lawqa_jp/selection.json", "--train-out",
+            (dir / "train.json").string(), "--test-out", (dir / "test.json").string(), "--train-size", "6", "--test-size", "4"},
+           {Engine(), "data", "build-ft", "--data", (dir / "train.json").string(), "--output", (dir / "ft.jsonl").string(),
+            "--mode", "direct"}}) {
+    CmdResult r = RunCommand(argv, 120s);
+    ASSERT_EQ(r.code, 0) << argv[1] << ": " << r.out << r.err;
+  }
+}
+
 TEST(Chaos, KillsAndFullDisksNeitherDuplicateNorLoseAnything) {
   const int seed = EnvInt("RITSU_CHAOS_SEED", 20261205);
   const int chaos_seconds = EnvInt("RITSU_CHAOS_SECONDS", 40);
@@ -110,9 +129,12 @@ TEST(Chaos, KillsAndFullDisksNeitherDuplicateNorLoseAnything) {
   const bool disks = store.mounted() && spool_a.mounted() && spool_b.mounted();
   if (!disks) std::printf("chaos: cannot mount tmpfs here (not root?): no full-disk faults\n");
 
+  ASSERT_NO_FATAL_FAILURE(MakeTrainInputs(c.dir()));
   c.StartScheduler();
   const std::vector<std::string> worker_names = {"wa", "wb"};
-  for (const auto& w : worker_names) c.StartWorker(w, "cpu0,cpu1");
+  const std::string slots = "cpu0:mem=4G,cpu1:mem=4G";
+  const std::vector<std::string> worker_flags = {"--engine", Engine()};
+  for (const auto& w : worker_names) c.StartWorker(w, slots, worker_flags);
 
   // Acknowledged work: small and large logs (the large ones are a few MiB, several times a
   // log chunk), every task with grandchildren.
@@ -126,6 +148,18 @@ TEST(Chaos, KillsAndFullDisksNeitherDuplicateNorLoseAnything) {
     ASSERT_NE(id, 0u);
     jobs.push_back({id, lines, bursts});
   }
+
+  // The tiny train job: 40 steps with a checkpoint every 2; killed attempts resume from the
+  // newest checkpoint (`ritsu submit train` passes --resume auto).
+  CmdResult t = RunCommand(
+      {"/bin/sh", "-c",
+       fmt::format("cd '{}' && RITSU_ENGINE='{}' exec '{}' --scheduler {} submit train --name chaos-train --model-name model "
+                   "--train-file ft.jsonl --output-dir lora --max-steps-override 40 --batch-size 2 --learning-rate 1e-2 "
+                   "--max-seq-length 512 --loss-on-output-only --logging-steps 1 --save-steps 2 --gpus 0 --max-attempts 50",
+                   c.dir().string(), Engine(), BinaryPath("cli/ritsu"), c.endpoint())},
+      30s);
+  ASSERT_EQ(t.code, 0) << t.out << t.err;
+  const uint64_t train_id = std::stoull(t.out);
 
   // The chaos phase: one fault every 1-3 s.
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(chaos_seconds);
@@ -173,7 +207,7 @@ TEST(Chaos, KillsAndFullDisksNeitherDuplicateNorLoseAnything) {
         c.KillWorker(w, SIGKILL);
         ++kills;
         std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 1500));
-        c.StartWorker(w, "cpu0,cpu1");
+        c.StartWorker(w, slots, worker_flags);
         break;
       }
       case 1:  // kill -9 the scheduler and start it again
@@ -204,6 +238,7 @@ TEST(Chaos, KillsAndFullDisksNeitherDuplicateNorLoseAnything) {
   // Every acknowledged task ends SUCCEEDED.
   std::vector<std::string> wait = {"wait", "--timeout", "240s"};
   for (const auto& j : jobs) wait.push_back(std::to_string(j.id));
+  wait.push_back(std::to_string(train_id));
   CmdResult w = c.Ritsu(wait, 300s);
   EXPECT_EQ(w.code, 0) << w.out << w.err;
 
@@ -219,6 +254,12 @@ TEST(Chaos, KillsAndFullDisksNeitherDuplicateNorLoseAnything) {
     EXPECT_EQ(logs.out.size(), expected.size()) << "task " << j.id;
     EXPECT_TRUE(logs.out == expected) << "task " << j.id << ": log differs from what it wrote";
   }
+
+  // The train job ended once, with its adapter.
+  auto train = c.Show(train_id);
+  EXPECT_EQ(train.value("state", "?"), "SUCCEEDED") << train.dump();
+  std::printf("chaos: the train job took %zu attempt(s)\n", train["attempts"].size());
+  EXPECT_TRUE(fs::exists(c.dir() / "lora" / "adapter_model.safetensors"));
 
   // Each daemon is still the process the test last started: none died on its own.
   check_alive("at the end");
