@@ -432,6 +432,15 @@ Result<Ack> Core::OnStarted(const Peer& p, const Started& m) {
   return ack;
 }
 
+namespace {
+// The part of a chunk that is new past the `have` bytes already stored (a chunk is resent when
+// its ack was lost), or nullopt when it holds nothing new or starts after a gap.
+std::optional<std::string_view> FreshPart(const LogChunk& m, uint64_t have) {
+  if (m.offset > have || m.offset + m.data.size() <= have) return std::nullopt;
+  return std::string_view(m.data).substr(have - m.offset);
+}
+}  // namespace
+
 Result<LogAck> Core::OnLogChunk(const Peer& p, const LogChunk& m) {
   WorkerRt* w = WorkerByPeer(p);
   if (!w) return Status::FailedPrecondition("log_chunk: this connection has not registered; send register first");
@@ -449,35 +458,35 @@ Result<LogAck> Core::OnLogChunk(const Peer& p, const LogChunk& m) {
     if (!stored) return Status::NotFound(fmt::format("log_chunk: task {} attempt {} does not exist", m.task_id, m.attempt));
     a = &*stored;
   }
+  // The attempt's byte counts changed: store it with this turn's batch.
+  auto attempt_changed = [&] {
+    touched_.insert(m.task_id);
+    if (stored) store_->PutAttempt(batch_, m.task_id, *stored);
+    else dirty_attempts_.insert({w->info.name, key});
+  };
   if (m.stream == LogStream::kMetrics) {
     // The metric series: same offsets and acks as a log stream, stored apart and bounded. A
     // chunk is stored whole (the worker cuts chunks at line ends) while the stored series is
     // the whole received one and stays under the limit; after the first chunk that does not
     // fit nothing more is stored, so the series is always a complete prefix.
     uint64_t& have = a->metrics_bytes;
-    if (m.offset <= have && m.offset + m.data.size() > have) {
-      std::string_view fresh = std::string_view(m.data).substr(have - m.offset);
-      if (a->metrics_stored_bytes == have && have + fresh.size() <= kMaxMetricsSeriesBytes) {
-        store_->PutMetrics(batch_, m.task_id, m.attempt, have, fresh);
-        a->metrics_stored_bytes += fresh.size();
+    if (auto fresh = FreshPart(m, have)) {
+      if (a->metrics_stored_bytes == have && have + fresh->size() <= kMaxMetricsSeriesBytes) {
+        store_->PutMetrics(batch_, m.task_id, m.attempt, have, *fresh);
+        a->metrics_stored_bytes += fresh->size();
       }
-      have += fresh.size();
-      touched_.insert(m.task_id);
-      if (stored) store_->PutAttempt(batch_, m.task_id, *stored);
-      else dirty_attempts_.insert({w->info.name, key});
+      have += fresh->size();
+      attempt_changed();
     }
     ack.acked_offset = have;
     return ack;
   }
   uint64_t& have = m.stream == LogStream::kStderr ? a->stderr_bytes : a->stdout_bytes;
-  if (m.offset <= have && m.offset + m.data.size() > have) {
-    std::string_view fresh = std::string_view(m.data).substr(have - m.offset);
-    store_->PutLog(batch_, m.task_id, m.attempt, a->log_bytes, m.stream, fresh);
-    a->log_bytes += fresh.size();
-    have += fresh.size();
-    touched_.insert(m.task_id);
-    if (stored) store_->PutAttempt(batch_, m.task_id, *stored);
-    else dirty_attempts_.insert({w->info.name, key});
+  if (auto fresh = FreshPart(m, have)) {
+    store_->PutLog(batch_, m.task_id, m.attempt, a->log_bytes, m.stream, *fresh);
+    a->log_bytes += fresh->size();
+    have += fresh->size();
+    attempt_changed();
   }
   // acked_offset = everything the store holds; a chunk after a gap is answered with the
   // offset to resend from.

@@ -12,21 +12,14 @@
 #include <gtest/gtest.h>
 
 #include "tests/integration/harness.h"
+#include "worker/tests/proc_alive.h"
 
 namespace ritsu::itest {
 namespace {
 
 using namespace std::chrono_literals;
 
-// Alive and not a zombie (an orphan's zombie may linger if PID 1 does not reap).
-bool Alive(pid_t pid) {
-  if (::kill(pid, 0) != 0) return false;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(stat, line);
-  size_t close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
-}
+using ritsu::proctest::Alive;
 
 // The task, a background child and a setsid'd child (another session, outside the task's
 // process group); all three pids end up in `pids` (written at once when complete).

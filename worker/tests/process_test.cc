@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "worker/attempt_registry.h"
+#include "worker/tests/proc_alive.h"
 
 namespace ritsu::worker {
 namespace {
@@ -98,15 +99,7 @@ TEST(ProcessTest, ChildRunsInItsOwnProcessGroup) {
   EXPECT_NE(std::stoi(o.out_lines[0]), int(::getpgrp()));
 }
 
-// True while pid exists and is not a zombie (an orphan's zombie may linger if PID 1 is lazy).
-bool Alive(pid_t pid) {
-  if (::kill(pid, 0) != 0) return false;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(stat, line);
-  size_t close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
-}
+using ritsu::proctest::Alive;
 
 // Cancel must reach a grandchild too (the whole group), and escalate to SIGKILL when SIGTERM
 // is ignored.
